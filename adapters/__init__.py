@@ -1,0 +1,1 @@
+"""Chat platforms, entry points and the composition root."""

@@ -1,0 +1,105 @@
+"""Runs stop and resume actions: an HMAC-signed webhook, or an argv command with a timeout.
+Never a shell: the registry's command is an argument vector."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import os
+import time
+from pathlib import Path
+
+import aiohttp
+
+from bot.ports import ActionResult
+from bot.registry import CommandAction, WebhookAction
+
+SIGNATURE_HEADER = "X-Accountability-Signature"
+TIMESTAMP_HEADER = "X-Accountability-Timestamp"
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """`sha256=` + hex HMAC-SHA256 of `timestamp.body`, as receivers verify it."""
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+class ActionRunner:
+    """Implements bot.ports.StopRunner. Commands run with `workdir` (the registry's folder)
+    as their working directory, so a registry can name `scripts/flag` next to itself."""
+
+    def __init__(self, *, workdir: Path, environ: dict[str, str] | None = None) -> None:
+        self.workdir = workdir
+        self.environ = os.environ if environ is None else environ
+
+    async def run(
+        self, *, action: WebhookAction | CommandAction, payload: dict[str, object]
+    ) -> ActionResult:
+        """Run the action; report failures instead of raising them."""
+        if isinstance(action, WebhookAction):
+            return await self._webhook(action, payload)
+        return await self._command(action, payload)
+
+    async def _webhook(self, action: WebhookAction, payload: dict[str, object]) -> ActionResult:
+        body = json.dumps(payload, sort_keys=True).encode()
+        headers = {"Content-Type": "application/json"}
+        if action.secret_env:
+            secret = self.environ.get(action.secret_env)
+            if not secret:
+                return ActionResult(
+                    False, f"the signing secret ${action.secret_env} is not set; nothing was sent"
+                )
+            timestamp = str(int(time.time()))
+            headers[TIMESTAMP_HEADER] = timestamp
+            headers[SIGNATURE_HEADER] = sign(secret, timestamp, body)
+        timeout = aiohttp.ClientTimeout(total=action.timeout.total_seconds())
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as session,
+                session.post(action.url, data=body, headers=headers) as response,
+            ):
+                text = (await response.text())[:300]
+                if 200 <= response.status < 300:
+                    return ActionResult(True, f"webhook answered {response.status}")
+                return ActionResult(False, f"webhook answered {response.status}: {text}")
+        except TimeoutError:
+            return ActionResult(
+                False, f"webhook timed out after {action.timeout.total_seconds():g}s"
+            )
+        except aiohttp.ClientError as exc:
+            return ActionResult(False, f"webhook failed: {exc.__class__.__name__}: {exc}")
+
+    async def _command(self, action: CommandAction, payload: dict[str, object]) -> ActionResult:
+        env = {**self.environ, "ACCOUNTABILITY_PAYLOAD": json.dumps(payload, sort_keys=True)}
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *action.command,
+                cwd=self.workdir,
+                env=env,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+            )
+        except OSError as exc:
+            return ActionResult(False, f"could not start {action.command[0]}: {exc.strerror}")
+        try:
+            output, _ = await asyncio.wait_for(
+                process.communicate(), timeout=action.timeout.total_seconds()
+            )
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            return ActionResult(
+                False, f"{action.command[0]} timed out after {action.timeout.total_seconds():g}s"
+            )
+        tail = output.decode(errors="replace").strip()[-300:]
+        if process.returncode == 0:
+            return ActionResult(
+                True, f"{action.command[0]} exited 0" + (f": {tail}" if tail else "")
+            )
+        return ActionResult(
+            False,
+            f"{action.command[0]} exited {process.returncode}" + (f": {tail}" if tail else ""),
+        )

@@ -1,0 +1,193 @@
+"""The `accountability-bot` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+
+from adapters import logs
+from adapters.settings import Settings
+from bot.diagnostics import check_report, escalation_map
+from bot.evidence import canonical_time, verify_chain
+from bot.registry import Registry, RegistryError, load_registry
+from bot.service import close_matches
+
+
+def _registry(settings: Settings) -> Registry:
+    try:
+        return load_registry(settings.ownership_file)
+    except RegistryError as exc:
+        print(exc, file=sys.stderr)
+        raise SystemExit(2) from exc
+
+
+def _unknown(registry: Registry, system: str) -> int:
+    near = close_matches(system, sorted(registry.systems))
+    hint = f" Did you mean: {', '.join(near)}?" if near else ""
+    print(f"No system called {system!r}.{hint}", file=sys.stderr)
+    return 1
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the bot."""
+    from adapters.server import serve
+
+    try:
+        asyncio.run(serve(settings))
+    except RegistryError as exc:
+        print(f"cannot start: the ownership registry is broken\n{exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    """Apply database migrations."""
+    from store.database import open_store, redacted
+
+    async def run() -> None:
+        store = await open_store(settings.database_url)
+        await store.close()
+
+    asyncio.run(run())
+    print(f"migrated {redacted(settings.database_url)}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    """Validate the registry and print the ownership-gap report."""
+    report, errors = check_report(args.file or settings.ownership_file)
+    print(report)
+    return 1 if errors else 0
+
+
+def cmd_map(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the published escalation map."""
+    registry = _registry(settings)
+    if args.system:
+        system = registry.system(args.system)
+        if system is None:
+            return _unknown(registry, args.system)
+        systems = [system]
+    else:
+        systems = list(registry.systems.values())
+    print(escalation_map(registry, systems, fmt=args.format))
+    return 0
+
+
+def cmd_who_owns(args: argparse.Namespace, settings: Settings) -> int:
+    """Print who holds a system, with its live state from the database."""
+    from adapters.server import build_runtime
+
+    registry = _registry(settings)
+    system = registry.system(args.system)
+    if system is None:
+        return _unknown(registry, args.system)
+
+    async def run() -> str:
+        runtime = await build_runtime(settings)
+        try:
+            card = await runtime.service.who_owns(system, platform="cli")
+        finally:
+            await runtime.store.close()
+        return card.plain_text()
+
+    print(asyncio.run(run()))
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    """Verify or export the evidence log."""
+    from store.database import open_store
+
+    async def entries() -> list:  # type: ignore[type-arg]
+        store = await open_store(settings.database_url)
+        try:
+            async with store.transaction() as repo:
+                return await repo.audit_entries(
+                    system=getattr(args, "system", None) if args.audit == "export" else None
+                )
+        finally:
+            await store.close()
+
+    found = asyncio.run(entries())
+    if args.audit == "verify":
+        broken = verify_chain(found)
+        if broken is not None:
+            print(f"audit log BROKEN at entry {broken.seq}: {broken.reason}")
+            return 1
+        print(f"audit log intact: {len(found)} entries")
+        return 0
+    if args.format == "json":
+        print(
+            json.dumps(
+                [
+                    {
+                        "seq": e.seq,
+                        "at": canonical_time(e.at),
+                        "actor": e.actor,
+                        "action": e.action,
+                        "system": e.system,
+                        "alert_id": e.alert_id,
+                        "detail": e.detail,
+                        "hash": e.hash,
+                    }
+                    for e in found
+                ],
+                indent=2,
+            )
+        )
+    else:
+        print("| # | time (UTC) | actor | action | system | alert | detail |")
+        print("|---|---|---|---|---|---|---|")
+        for e in found:
+            detail = json.dumps(e.detail, sort_keys=True).replace("|", "\\|")
+            print(
+                f"| {e.seq} | {canonical_time(e.at)} | {e.actor} | {e.action} | "
+                f"{e.system or ''} | {e.alert_id or ''} | {detail} |"
+            )
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser (every command is listed by --help)."""
+    p = argparse.ArgumentParser(
+        prog="accountability-bot",
+        description="Named owners for every production system; alerts claimed and escalated.",
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="run the bot (HTTP server, scheduler)").set_defaults(run=cmd_serve)
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(run=cmd_migrate)
+    check = sub.add_parser("check", help="validate the registry and list ownership gaps")
+    check.add_argument("file", nargs="?", help="registry file (default: $OWNERSHIP_FILE)")
+    check.set_defaults(run=cmd_check)
+    who = sub.add_parser("who-owns", help="who holds a system")
+    who.add_argument("system")
+    who.set_defaults(run=cmd_who_owns)
+    mp = sub.add_parser("map", help="print the published escalation map")
+    mp.add_argument("system", nargs="?")
+    mp.add_argument("--format", choices=("md", "json"), default="md")
+    mp.set_defaults(run=cmd_map)
+    audit = sub.add_parser("audit", help="the evidence log")
+    audit_sub = audit.add_subparsers(dest="audit", required=True)
+    audit_sub.add_parser("verify", help="check the hash chain").set_defaults(run=cmd_audit)
+    export = audit_sub.add_parser("export", help="print the timeline")
+    export.add_argument("--system")
+    export.add_argument("--format", choices=("json", "md"), default="md")
+    export.set_defaults(run=cmd_audit)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = parser().parse_args(argv)
+    settings = Settings()
+    logs.configure(settings.log_level)
+    result: int = args.run(args, settings)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""The composition root: one aiohttp application and one event loop serve Slack, Teams, the
+HTTP alert intake, the scheduler, health and metrics. `build_runtime` wires real adapters;
+tests call it with their own clock and settings."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from adapters import intake, scheduling
+from adapters.actions import ActionRunner
+from adapters.fake import SystemClock
+from adapters.metrics import Metrics
+from adapters.settings import Settings
+from adapters.slack import app as slack_app
+from adapters.teams import bot as teams_bot
+from bot.ports import ChatPlatform, Clock
+from bot.registry import Registry, load_registry
+from bot.service import AccountabilityService
+from store.database import SqlStore, open_store, redacted
+
+log = logging.getLogger(__name__)
+RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime")
+
+
+@dataclass
+class Runtime:
+    """Everything one process shares: settings, registry, store, platforms and the service."""
+
+    settings: Settings
+    registry_path: Path
+    store: SqlStore
+    service: AccountabilityService
+    metrics: Metrics
+    clock: Clock
+    platforms: dict[str, ChatPlatform] = field(default_factory=dict)
+
+    @property
+    def registry(self) -> Registry:
+        """The registry in force (reloads swap it)."""
+        return self.service.registry
+
+
+async def build_runtime(
+    settings: Settings, *, clock: Clock | None = None, run_migrations: bool = True
+) -> Runtime:
+    """Load the registry (a broken one stops start-up), open the store, build the service."""
+    registry_path = Path(settings.ownership_file).absolute()
+    registry = load_registry(registry_path)
+    store = await open_store(settings.database_url, run_migrations=run_migrations)
+    clock = clock or SystemClock()
+    metrics = Metrics()
+    platforms: dict[str, ChatPlatform] = {}
+    service = AccountabilityService(
+        registry=registry,
+        store=store,
+        platforms=platforms,
+        clock=clock,
+        stop_runner=ActionRunner(workdir=registry_path.parent),
+        observer=metrics,
+    )
+    log.info(
+        "runtime ready",
+        extra={
+            "registry": str(registry_path),
+            "systems": len(registry.systems),
+            "database": redacted(settings.database_url),
+        },
+    )
+    return Runtime(settings, registry_path, store, service, metrics, clock, platforms)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """200 only when the database answers and a registry is loaded."""
+    runtime = request.app[RUNTIME]
+    database = await runtime.store.ping()
+    ok = database and runtime.registry is not None
+    return web.json_response(
+        {"database": database, "registry": len(runtime.registry.systems)},
+        status=200 if ok else 503,
+    )
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text format."""
+    runtime = request.app[RUNTIME]
+    body = generate_latest(runtime.metrics.registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def build_app(runtime: Runtime) -> web.Application:
+    """The aiohttp application with every enabled platform, the intake and the scheduler."""
+    app = web.Application(client_max_size=1024 * 1024)
+    app[RUNTIME] = runtime
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    slack_app.mount(app, runtime)
+    teams_bot.mount(app, runtime)
+    intake.mount(app, runtime)
+    scheduling.mount(app, runtime)
+
+    async def close_store(_: web.Application) -> None:
+        await runtime.store.close()
+
+    app.on_cleanup.append(close_store)
+    return app
+
+
+async def serve(settings: Settings) -> None:
+    """Run until SIGTERM or SIGINT; in-flight requests finish, leased work is left to leases."""
+    runtime = await build_runtime(settings)
+    app = build_app(runtime)
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port)
+    await site.start()
+    log.info("listening", extra={"port": settings.port})
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down")
+    await runner.cleanup()

@@ -1,0 +1,37 @@
+"""The environment contract of DESIGN.md §4, read once at start-up."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from pydantic import BeforeValidator, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.registry import parse_duration
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class Settings(BaseSettings):
+    """Every variable is optional; a platform is on when its credentials are present."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    ownership_file: str = "ownership.yaml"
+    database_url: str = "sqlite:///accountability.db"
+    port: int = 3000
+    host: str = "0.0.0.0"  # noqa: S104  (a server in a container listens on every interface)
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str | None = None
+    teams_app_id: str | None = None
+    teams_app_password: SecretStr | None = None
+    teams_app_tenant_id: str | None = None
+    teams_app_type: str = "MultiTenant"
+    alert_ingest_token: SecretStr | None = None
+    escalation_tick: Duration = timedelta(seconds=1)
+    stale_scan_cron: str = "0 9 * * mon"
+    tz: str = "UTC"
+    log_level: str = "INFO"

@@ -1,0 +1,1 @@
+"""Slack through slack-bolt: payloads to neutral events, neutral cards to Block Kit."""

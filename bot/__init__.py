@@ -1,0 +1,1 @@
+"""The platform-free core of accountability-bot: registry, domain, escalation and commands."""

@@ -1,0 +1,79 @@
+"""The neutral card: what the core says, before an adapter turns it into Block Kit or an
+Adaptive Card. Action ids are stable because platforms send them back on every click."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from bot.domain import UserRef
+
+ACK = "alert.ack"
+RESOLVE = "alert.resolve"
+HAND_OFF = "alert.handoff"
+STOP_CONFIRM = "stop.confirm"
+STOP_CANCEL = "stop.cancel"
+ROLE_CONFIRM = "role.confirm"
+ROLE_HAND_OFF = "role.handoff"
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A person named in a card; `user` is None when the platform does not know them."""
+
+    name: str
+    user: UserRef | None = None
+
+
+Inline = str | Mention
+Line = tuple[Inline, ...]
+
+
+@dataclass(frozen=True)
+class Button:
+    """A clickable action. `picks_user` asks the platform for a user picker (hand-off)."""
+
+    action: str
+    label: str
+    value: str
+    style: Literal["primary", "danger", "default"] = "default"
+    picks_user: bool = False
+
+
+@dataclass(frozen=True)
+class Card:
+    """A platform-neutral message: a title, lines of text with mentions, fields and buttons."""
+
+    title: str
+    lines: tuple[Line, ...] = ()
+    fields: tuple[tuple[str, str], ...] = ()
+    buttons: tuple[Button, ...] = ()
+    tone: Literal["alert", "ok", "info", "warning"] = "info"
+    link: str | None = None
+
+    def plain_text(self) -> str:
+        """The card as plain text, mentions as names (notifications, logs, tests)."""
+        parts = [self.title]
+        parts += ["".join(p if isinstance(p, str) else p.name for p in line) for line in self.lines]
+        parts += [f"{k}: {v}" for k, v in self.fields]
+        return "\n".join(parts)
+
+    def mentioned(self) -> tuple[UserRef, ...]:
+        """Every platform user this card mentions, in order."""
+        return tuple(
+            p.user for line in self.lines for p in line if isinstance(p, Mention) and p.user
+        )
+
+    def action_ids(self) -> tuple[str, ...]:
+        """The stable ids of this card's buttons."""
+        return tuple(b.action for b in self.buttons)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The answer to a command or click: shown to the asker only unless `public`."""
+
+    card: Card
+    public: bool = False
+    replace_original: bool = False
+    extra: dict[str, str] = field(default_factory=dict)

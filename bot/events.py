@@ -1,0 +1,53 @@
+"""Inbound neutral events: what adapters turn platform payloads into."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from bot.domain import MessageRef, UserRef
+
+
+@dataclass(frozen=True)
+class AlertSeen:
+    """An alert read from a watched channel or received over HTTP.
+
+    `event_id` is the platform's delivery id: the same id twice is taken once. `system`,
+    `fingerprint` and `status` are given by structured sources (Alertmanager) and derived
+    from the text otherwise.
+    """
+
+    platform: str
+    channel: str
+    text: str
+    event_id: str
+    message: MessageRef | None = None
+    title: str | None = None
+    system: str | None = None
+    fingerprint: str | None = None
+    status: Literal["firing", "resolved"] | None = None
+    link: str | None = None
+
+
+@dataclass(frozen=True)
+class ButtonClicked:
+    """A click on one of the bot's buttons. `target` is the user picked for a hand-off."""
+
+    user: UserRef
+    action: str
+    value: str
+    message: MessageRef | None = None
+    target: UserRef | None = None
+
+
+Command = Literal["who-owns", "stop", "resume", "help"]
+
+
+@dataclass(frozen=True)
+class CommandGiven:
+    """A slash command (Slack) or a message addressed to the bot (Teams)."""
+
+    user: UserRef
+    command: Command
+    args: str = ""
+    channel: str | None = None

@@ -1,0 +1,84 @@
+"""Registry people <-> platform users, resolved by id or email and cached."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from bot.cards import Mention
+from bot.domain import UserRef
+from bot.ports import ChatPlatform, PlatformError
+from bot.registry import Registry
+
+
+class People:
+    """Finds the platform user of a person and the person behind a platform user.
+
+    Authorization rests on the platform user id: a registry id wins, else the email the
+    platform reports for that id must equal the person's email.
+    """
+
+    def __init__(self, *, registry: Registry, platforms: Mapping[str, ChatPlatform]) -> None:
+        self._platforms = platforms
+        self._users: dict[tuple[str, str], UserRef | None] = {}
+        self._people: dict[UserRef, str | None] = {}
+        self.use(registry)
+
+    def use(self, registry: Registry) -> None:
+        """Switch to a new registry; cached lookups are dropped since emails may change."""
+        self._registry = registry
+        self._users.clear()
+        self._people.clear()
+        self._by_email = {p.email.lower(): key for key, p in registry.people.items()}
+
+    def name(self, person: str | None) -> str:
+        """A person's display name ("nobody" for None, the key for unknown keys)."""
+        if person is None:
+            return "nobody"
+        found = self._registry.people.get(person)
+        return found.name if found else person
+
+    async def user(self, person: str, *, platform: str) -> UserRef | None:
+        """The platform user of a registry person, or None when the platform does not know them."""
+        key = (person, platform)
+        if key in self._users:
+            return self._users[key]
+        spec = self._registry.people.get(person)
+        found: UserRef | None = None
+        if spec is not None:
+            static = getattr(spec, platform, None) if platform in ("slack", "teams") else None
+            if static:
+                found = UserRef(platform, static)
+            elif (chat := self._platforms.get(platform)) is not None:
+                try:
+                    found = await chat.find_user(email=spec.email)
+                except PlatformError:
+                    return None  # not cached: the platform may answer next time
+        self._users[key] = found
+        if found is not None:
+            self._people[found] = person
+        return found
+
+    async def person(self, user: UserRef) -> str | None:
+        """The registry person behind a platform user id, or None."""
+        if user in self._people:
+            return self._people[user]
+        for key, spec in self._registry.people.items():
+            if user.platform in ("slack", "teams") and getattr(spec, user.platform) == user.id:
+                self._people[user] = key
+                return key
+        found: str | None = None
+        chat = self._platforms.get(user.platform)
+        if chat is not None:
+            try:
+                email = await chat.user_email(user=user)
+            except PlatformError:
+                return None
+            found = self._by_email.get(email.lower()) if email else None
+        self._people[user] = found
+        return found
+
+    async def mention(self, person: str | None, *, platform: str) -> Mention:
+        """A mention of a person for a card on one platform."""
+        if person is None:
+            return Mention("nobody")
+        return Mention(self.name(person), await self.user(person, platform=platform))

@@ -1,0 +1,833 @@
+"""AccountabilityService: the only caller of the ports. Adapters hand it neutral events;
+the scheduler calls `tick`. Each method owns its transactions and keeps platform I/O
+outside them, so a slow chat API never holds a database lock."""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import logging
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+from bot import cards, render
+from bot.cards import Card, Mention, Reply
+from bot.domain import Alert, AlertState, DueStep, MessageRef, StopRequest, UserRef
+from bot.escalation import plan_steps
+from bot.events import AlertSeen, ButtonClicked, CommandGiven
+from bot.matching import fingerprint, match_system, status_of
+from bot.people import People
+from bot.ports import (
+    ActionResult,
+    ChatPlatform,
+    Clock,
+    NoObserver,
+    Observer,
+    PlatformError,
+    Repository,
+    StopRunner,
+    Store,
+)
+from bot.registry import ChannelId, Registry, SystemView
+
+log = logging.getLogger(__name__)
+
+Outcome = Literal["claimed", "unowned", "repeat", "resolved", "duplicate", "ignored"]
+BOT = "accountability-bot"
+
+
+@dataclass(frozen=True)
+class AlertTaken:
+    """What happened to an inbound alert; `alert` is None only for duplicates and ignores."""
+
+    outcome: Outcome
+    alert: Alert | None = None
+    system: str | None = None
+    holder: str | None = None
+
+
+@dataclass
+class TickReport:
+    """What one tick did, for logs, metrics and tests."""
+
+    sent: list[int] = field(default_factory=list)
+    lost_lease: list[int] = field(default_factory=list)
+    claims_posted: list[int] = field(default_factory=list)
+
+
+def close_matches(word: str, candidates: list[str]) -> list[str]:
+    """Systems whose id looks like what was typed."""
+    found = difflib.get_close_matches(word, candidates, n=5, cutoff=0.5)
+    found += [c for c in candidates if word and word in c and c not in found]
+    return found[:5]
+
+
+class AccountabilityService:
+    """Claims alerts, escalates, answers commands and records evidence."""
+
+    def __init__(
+        self,
+        *,
+        registry: Registry,
+        store: Store,
+        platforms: Mapping[str, ChatPlatform],
+        clock: Clock,
+        stop_runner: StopRunner,
+        worker: str | None = None,
+        lease: timedelta = timedelta(seconds=30),
+        batch: int = 200,
+        observer: Observer | None = None,
+    ) -> None:
+        self.registry = registry
+        self.store = store
+        self.platforms = platforms
+        self.clock = clock
+        self.stop_runner = stop_runner
+        self.worker = worker or uuid.uuid4().hex[:12]
+        self.lease = lease
+        self.batch = batch
+        self.people = People(registry=registry, platforms=platforms)
+        self.observer: Observer = observer or NoObserver()
+
+    def use_registry(self, registry: Registry) -> None:
+        """Switch to a reloaded registry; open alerts keep the escalation maps copied onto them."""
+        self.registry = registry
+        self.people.use(registry)
+
+    # ---- alerts -------------------------------------------------------------------------
+
+    async def handle_alert(self, event: AlertSeen) -> AlertTaken:
+        """Store an alert, then post its claim. Callers that must answer the platform quickly
+        call `take_alert`, answer, then `publish`."""
+        taken = await self.take_alert(event)
+        await self.publish(taken)
+        return taken
+
+    async def take_alert(self, event: AlertSeen) -> AlertTaken:
+        """Match and store an alert (or count a repeat, or resolve); no platform I/O.
+
+        Raises whatever the store raises: the caller must then not acknowledge the delivery,
+        so the platform delivers it again.
+        """
+        taken = await self._store_alert(event)
+        self.observer.alert_taken(system=taken.system, outcome=taken.outcome)
+        return taken
+
+    async def _store_alert(self, event: AlertSeen) -> AlertTaken:
+        now = self.clock.now()
+        channel = ChannelId(event.platform, event.channel)
+        system = (
+            self.registry.system(event.system)
+            if event.system
+            else match_system(self.registry, channel=channel, text=event.text)
+        )
+        status = event.status or status_of(event.text)
+        fp = event.fingerprint or fingerprint(event.text, system=system.id if system else None)
+        if system is not None:
+            open_key = f"{system.id}|{fp}"
+        else:
+            open_key = f"unowned|{event.platform}:{event.channel}|{fp}"
+        title = event.title or _title(event.text)
+        async with self.store.transaction() as repo:
+            if not await repo.remember_event(key=f"{event.platform}:{event.event_id}", at=now):
+                return AlertTaken("duplicate")
+            if status == "resolved":
+                return await self._resolve_by_monitor(repo, open_key=open_key, now=now)
+            holder = system.operator if system else self.registry.fallback_for(channel)
+            alert = await repo.add_alert(
+                platform=event.platform,
+                channel=event.channel,
+                system=system.id if system else None,
+                fingerprint=fp,
+                open_key=open_key,
+                title=title,
+                text=event.text[:4000],
+                holder=holder,
+                opened_at=now,
+                link=event.link,
+                source=event.message,
+            )
+            if alert is None:
+                repeat = await repo.count_repeat(open_key=open_key)
+                return AlertTaken(
+                    "repeat",
+                    repeat,
+                    repeat.system if repeat else None,
+                    repeat.holder if repeat else None,
+                )
+            steps = plan_steps(system, opened_at=now) if system else []
+            await repo.add_steps(alert_id=alert.id, steps=steps)
+            await repo.append_audit(
+                at=now,
+                actor=BOT,
+                action="alert.claimed" if system else "alert.unowned",
+                system=alert.system,
+                alert_id=alert.id,
+                detail={
+                    "holder": holder,
+                    "title": title,
+                    "channel": f"{event.platform}:{event.channel}",
+                    "fingerprint": fp,
+                    "escalation": [
+                        {"person": s.person, "label": s.label, "due_at": render.when(s.due_at)}
+                        for s in steps
+                    ],
+                },
+            )
+        return AlertTaken("claimed" if system else "unowned", alert, alert.system, holder)
+
+    async def _resolve_by_monitor(
+        self, repo: Repository, *, open_key: str, now: datetime
+    ) -> AlertTaken:
+        alert = await repo.open_alert(open_key=open_key)
+        if alert is None:
+            return AlertTaken("ignored")
+        resolved = await repo.change_state(
+            alert_id=alert.id,
+            to=AlertState.RESOLVED,
+            person="monitor",
+            at=now,
+            allowed_from=(AlertState.OPEN, AlertState.ACKNOWLEDGED),
+        )
+        if resolved is None:
+            return AlertTaken("ignored")
+        await repo.append_audit(
+            at=now,
+            actor="monitor",
+            action="alert.resolved",
+            system=resolved.system,
+            alert_id=resolved.id,
+            detail={"by": "monitor", "holder": resolved.holder},
+        )
+        return AlertTaken("resolved", resolved, resolved.system, resolved.holder)
+
+    async def publish(self, taken: AlertTaken) -> None:
+        """Post or update the claim for a stored alert (platform I/O, after the commit)."""
+        alert = taken.alert
+        if alert is None:
+            return
+        if taken.outcome in ("claimed", "unowned"):
+            await self.post_claim(alert.id)
+        elif alert.claim is not None:
+            await self.refresh_claim(alert)
+
+    async def post_claim(self, alert_id: int) -> bool:
+        """Post the claim message of an alert once, even when several workers try."""
+        now = self.clock.now()
+        async with self.store.transaction() as repo:
+            if not await repo.take_claim_post(alert_id=alert_id, now=now, lease=self.lease):
+                return False
+            alert = await repo.get_alert(alert_id=alert_id)
+        if alert is None:
+            return False
+        chat = self.platforms.get(alert.platform)
+        if chat is None:
+            log.error("no platform %s for alert %s", alert.platform, alert_id)
+            return False
+        card = await self.claim_card(alert)
+        thread = alert.source.thread_root if alert.source else None
+        message = await chat.post(channel=alert.channel, card=card, thread=thread)
+        async with self.store.transaction() as repo:
+            await repo.set_claim(alert_id=alert_id, message=message)
+        return True
+
+    async def claim_card(self, alert: Alert) -> Card:
+        """The current claim card of an alert."""
+        async with self.store.transaction() as repo:
+            steps = await repo.steps(alert_id=alert.id)
+        system = self.registry.system(alert.system) if alert.system else None
+        upcoming = sorted((s for s in steps if s.state == "pending"), key=lambda s: s.due_at)
+        mentions = [
+            (s, await self.people.mention(s.person, platform=alert.platform)) for s in upcoming
+        ]
+        return render.claim_card(
+            alert=alert,
+            system=system,
+            holder=await self.people.mention(alert.holder, platform=alert.platform),
+            role=self._role_of(system, alert.holder),
+            upcoming=mentions,
+            now=self.clock.now(),
+        )
+
+    async def refresh_claim(self, alert: Alert) -> None:
+        """Update the claim message in place to show the alert's current state."""
+        if alert.claim is None:
+            return
+        chat = self.platforms.get(alert.platform)
+        if chat is None:
+            return
+        try:
+            await chat.update(message=alert.claim, card=await self.claim_card(alert))
+        except PlatformError as exc:
+            log.warning("could not update claim of alert %s: %s", alert.id, exc)
+
+    def _role_of(self, system: SystemView | None, person: str | None) -> str:
+        if system is None:
+            return "fallback owner"
+        for role, holder in system.roles().items():
+            if holder == person:
+                return role.replace("_", " ")
+        return "hand-off"
+
+    # ---- escalation -----------------------------------------------------------------------
+
+    async def tick(self) -> TickReport:
+        """Send every due escalation step once and retry claims that were never posted."""
+        report = TickReport()
+        now = self.clock.now()
+        async with self.store.transaction() as repo:
+            due = await repo.take_due_steps(
+                now=now, lease=self.lease, worker=self.worker, limit=self.batch
+            )
+            unposted = await repo.unposted_claims(now=now, limit=self.batch)
+        for alert_id in unposted:
+            try:
+                if await self.post_claim(alert_id):
+                    report.claims_posted.append(alert_id)
+            except PlatformError as exc:
+                log.warning("claim of alert %s not posted yet: %s", alert_id, exc)
+        results = await asyncio.gather(*(self._send_step(s) for s in due), return_exceptions=True)
+        for step, result in zip(due, results, strict=True):
+            if isinstance(result, BaseException):
+                log.error("escalation step %s failed: %r; its lease will lapse", step.id, result)
+            elif result:
+                report.sent.append(step.id)
+                self.observer.escalation_sent()
+            else:
+                report.lost_lease.append(step.id)
+        return report
+
+    async def _send_step(self, step: DueStep) -> bool:
+        async with self.store.transaction() as repo:
+            alert = await repo.get_alert(alert_id=step.alert_id)
+        if alert is None:
+            return False
+        chat = self.platforms[alert.platform]
+        person = await self.people.mention(step.person, platform=alert.platform)
+        thread = alert.claim or alert.source
+        thread_root = thread.thread_root if thread else None
+        message: MessageRef | None = None
+        reached = True
+        if person.user is not None:
+            try:
+                message = await chat.direct(
+                    user=person.user,
+                    card=render.escalation_notice(
+                        alert=alert, person=person, label=step.label, direct=True
+                    ),
+                )
+            except PlatformError as exc:
+                log.warning("direct message to %s failed: %s", step.person, exc)
+                reached = False
+        else:
+            reached = False
+        await chat.post(
+            channel=alert.channel,
+            card=render.escalation_notice(
+                alert=alert, person=person, label=step.label, direct=False
+            ),
+            thread=thread_root,
+        )
+        if not reached:
+            await chat.post(
+                channel=alert.channel,
+                card=render.unreachable(person=person.name, label=step.label),
+                thread=thread_root,
+            )
+        now = self.clock.now()
+        async with self.store.transaction() as repo:
+            if not await repo.finish_step(
+                step_id=step.id,
+                lease_token=step.lease_token,
+                at=now,
+                message_id=message.id if message else None,
+            ):
+                return False
+            await repo.append_audit(
+                at=now,
+                actor=BOT,
+                action="alert.escalated",
+                system=alert.system,
+                alert_id=alert.id,
+                detail={
+                    "step": step.position,
+                    "person": step.person,
+                    "label": step.label,
+                    "due_at": render.when(step.due_at),
+                    "direct_message": reached,
+                },
+            )
+        return True
+
+    # ---- buttons --------------------------------------------------------------------------
+
+    async def click(self, event: ButtonClicked) -> Reply | None:
+        """Handle a button click; returns what to tell the clicker, if anything."""
+        if event.action in (cards.ACK, cards.RESOLVE, cards.HAND_OFF):
+            return await self._alert_click(event)
+        if event.action in (cards.STOP_CONFIRM, cards.STOP_CANCEL):
+            return await self._stop_click(event)
+        if event.action == cards.ROLE_CONFIRM:
+            return await self._role_confirm(event)
+        return Reply(render.notice("Unknown action", f"{event.action!r} is not a bot action."))
+
+    async def _alert_click(self, event: ButtonClicked) -> Reply | None:
+        alert_id = _int(event.value)
+        async with self.store.transaction() as repo:
+            alert = await repo.get_alert(alert_id=alert_id) if alert_id is not None else None
+        if alert is None:
+            return Reply(render.notice("Unknown alert", "This alert is not in the bot's records."))
+        person = await self.people.person(event.user)
+        system = self.registry.system(alert.system) if alert.system else None
+        actor = person or f"{event.user.platform}:{event.user.id}"
+        if not self._may_act(system, alert, person):
+            async with self.store.transaction() as repo:
+                await repo.append_audit(
+                    at=self.clock.now(),
+                    actor=actor,
+                    action="alert.click_refused",
+                    system=alert.system,
+                    alert_id=alert.id,
+                    detail={"action": event.action},
+                )
+            holder = self.people.name(alert.holder)
+            scope = f"people named on {alert.system}" if system else "its holder"
+            return Reply(
+                render.notice(
+                    "Not yours to act on",
+                    f"{holder} holds this alert; only {scope} may acknowledge, resolve or "
+                    "hand it off. Nothing changed.",
+                    tone="warning",
+                )
+            )
+        now = self.clock.now()
+        if event.action == cards.HAND_OFF:
+            return await self._hand_off(event, alert, actor)
+        target = AlertState.ACKNOWLEDGED if event.action == cards.ACK else AlertState.RESOLVED
+        allowed = (
+            (AlertState.OPEN,)
+            if target == AlertState.ACKNOWLEDGED
+            else (AlertState.OPEN, AlertState.ACKNOWLEDGED)
+        )
+        async with self.store.transaction() as repo:
+            changed = await repo.change_state(
+                alert_id=alert.id, to=target, person=actor, at=now, allowed_from=allowed
+            )
+            if changed is not None:
+                await repo.append_audit(
+                    at=now,
+                    actor=actor,
+                    action=f"alert.{target.value}",
+                    system=alert.system,
+                    alert_id=alert.id,
+                    detail={"holder": changed.holder, "user": event.user.id},
+                )
+        if changed is not None and target == AlertState.ACKNOWLEDGED:
+            self.observer.acknowledged(seconds=(now - changed.opened_at).total_seconds())
+        if changed is None:
+            async with self.store.transaction() as repo:
+                current = await repo.get_alert(alert_id=alert.id)
+            state = current.state.value if current else "gone"
+            by = (current.acknowledged_by if current else None) or "someone"
+            return Reply(
+                render.notice(
+                    f"Already {state}",
+                    f"This alert is already {state} (by {self.people.name(by)}). Nothing changed.",
+                )
+            )
+        await self.refresh_claim(changed)
+        return None
+
+    async def _hand_off(self, event: ButtonClicked, alert: Alert, actor: str) -> Reply | None:
+        target = await self.people.person(event.target) if event.target else None
+        if target is None:
+            return Reply(
+                render.notice(
+                    "Hand off to a named person",
+                    "Pick someone listed in the ownership registry; the alert stays where it is.",
+                    tone="warning",
+                )
+            )
+        now = self.clock.now()
+        async with self.store.transaction() as repo:
+            moved = await repo.hand_off(alert_id=alert.id, to=target, at=now)
+            if moved is not None:
+                await repo.append_audit(
+                    at=now,
+                    actor=actor,
+                    action="alert.handed_off",
+                    system=alert.system,
+                    alert_id=alert.id,
+                    detail={"from": alert.holder, "to": target},
+                )
+        if moved is None:
+            return Reply(render.notice("Already resolved", "Nothing to hand off."))
+        await self.refresh_claim(moved)
+        chat = self.platforms[alert.platform]
+        user = await self.people.user(target, platform=alert.platform)
+        if user is not None:
+            card = await self.claim_card(moved)
+            try:
+                await chat.direct(
+                    user=user,
+                    card=Card(
+                        title=f"Handed to you by {self.people.name(actor)}: {card.title}",
+                        lines=card.lines,
+                        fields=card.fields,
+                        buttons=card.buttons,
+                        tone=card.tone,
+                        link=card.link,
+                    ),
+                )
+            except PlatformError as exc:
+                log.warning("hand-off message to %s failed: %s", target, exc)
+        return None
+
+    def _may_act(self, system: SystemView | None, alert: Alert, person: str | None) -> bool:
+        if system is not None and system.ack_by == "anyone":
+            return True
+        if person is None:
+            return False
+        if person == alert.holder or person in self.registry.admins:
+            return True
+        return system is not None and person in system.named_people()
+
+    # ---- commands ---------------------------------------------------------------------------
+
+    async def command(self, event: CommandGiven) -> Reply:
+        """Answer `who-owns`, `stop`, `resume` or `help`."""
+        if event.command == "help":
+            return Reply(render.help_card())
+        words = event.args.split(maxsplit=1)
+        if event.command == "who-owns" and not words:
+            return await self._channel_systems(event)
+        if not words:
+            return Reply(render.notice("Which system?", f"Usage: {event.command} <system>"))
+        system = self.registry.system(words[0])
+        if system is None:
+            return Reply(self.unknown_system(words[0]))
+        if event.command == "who-owns":
+            return Reply(await self.who_owns(system, platform=event.user.platform))
+        return await self._request_stop(
+            event, system, kind=event.command, reason=words[1].strip() if len(words) > 1 else ""
+        )
+
+    def unknown_system(self, word: str) -> Card:
+        """The answer to a system id that is not in the registry."""
+        near = close_matches(word, sorted(self.registry.systems))
+        hint = f"Did you mean: {', '.join(near)}?" if near else "No system has a similar id."
+        return render.notice(f"No system called {word!r}", hint, tone="warning")
+
+    async def _channel_systems(self, event: CommandGiven) -> Reply:
+        here = [
+            s
+            for s in self.registry.systems.values()
+            if event.channel and ChannelId(event.user.platform, event.channel) in s.channels
+        ]
+        if not here:
+            listed = ", ".join(sorted(self.registry.systems)) or "none"
+            return Reply(
+                render.notice(
+                    "No system lists this channel", f"Ask about one by name. Systems: {listed}."
+                )
+            )
+        lines = [
+            f"{s.id}: operator {self.people.name(s.operator)},"
+            f" steward {self.people.name(s.steward)}"
+            for s in here
+        ]
+        return Reply(render.notice("Systems of this channel", *lines))
+
+    async def who_owns(self, system: SystemView, *, platform: str) -> Card:
+        """The who-owns card of one system."""
+        async with self.store.transaction() as repo:
+            confirmations = await repo.confirmations(system=system.id)
+            open_alerts = await repo.open_alerts(system=system.id)
+            status = await repo.system_status(system=system.id)
+        holders = {
+            role: await self.people.mention(person, platform=platform)
+            for role, person in system.roles().items()
+        }
+        return render.who_owns(
+            system=system,
+            registry=self.registry,
+            holders=holders,
+            confirmations=confirmations,
+            stale=self.stale_roles(system, confirmations),
+            open_alerts=open_alerts,
+            status=status,
+        )
+
+    def stale_roles(
+        self, system: SystemView, confirmations: Mapping[str, tuple[str, datetime]]
+    ) -> list[str]:
+        """Roles not re-confirmed by their current holder within the review period."""
+        now = self.clock.now()
+        stale = []
+        for role, person in system.roles().items():
+            confirmed = confirmations.get(role)
+            if confirmed is None or confirmed[0] != person:
+                stale.append(f"{role.replace('_', ' ')} never confirmed")
+            elif now - confirmed[1] > system.review_every:
+                stale.append(
+                    f"{role.replace('_', ' ')} not re-confirmed since {render.when(confirmed[1])}"
+                )
+        return stale
+
+    async def _request_stop(
+        self, event: CommandGiven, system: SystemView, *, kind: str, reason: str
+    ) -> Reply:
+        person = await self.people.person(event.user)
+        now = self.clock.now()
+        actor = person or f"{event.user.platform}:{event.user.id}"
+        if person != system.stop_authority:
+            async with self.store.transaction() as repo:
+                await repo.append_audit(
+                    at=now,
+                    actor=actor,
+                    action=f"{kind}.refused",
+                    system=system.id,
+                    alert_id=None,
+                    detail={
+                        "user": event.user.id,
+                        "reason": reason,
+                        "holder": system.stop_authority,
+                    },
+                )
+            await self._tell_holder(system, event, kind=kind, reason=reason)
+            holder = await self.people.mention(system.stop_authority, platform=event.user.platform)
+            return Reply(render.refused_stop(system=system, holder=holder, kind=kind))
+        action = system.stop if kind == "stop" else system.resume
+        if action is None:
+            async with self.store.transaction() as repo:
+                await repo.append_audit(
+                    at=now,
+                    actor=actor,
+                    action=f"{kind}.unavailable",
+                    system=system.id,
+                    alert_id=None,
+                    detail={"reason": reason},
+                )
+            return Reply(
+                render.notice(
+                    f"No {kind} action for {system.id}",
+                    f"The registry gives {system.id} no `{kind}` action; nothing ran. "
+                    "The request was recorded.",
+                    tone="warning",
+                )
+            )
+        async with self.store.transaction() as repo:
+            request = await repo.add_stop_request(
+                system=system.id,
+                kind=kind,
+                requested_by=person,
+                user_id=event.user.id,
+                platform=event.user.platform,
+                reason=reason,
+                channel=event.channel,
+                at=now,
+            )
+            await repo.append_audit(
+                at=now,
+                actor=person,
+                action=f"{kind}.requested",
+                system=system.id,
+                alert_id=None,
+                detail={"request": request.id, "reason": reason},
+            )
+        return Reply(render.confirm_stop(request=request, system=system))
+
+    async def _tell_holder(
+        self, system: SystemView, event: CommandGiven, *, kind: str, reason: str
+    ) -> None:
+        chat = self.platforms.get(event.user.platform)
+        holder = await self.people.user(system.stop_authority, platform=event.user.platform)
+        if chat is None or holder is None:
+            return
+        asker_key = await self.people.person(event.user)
+        asker = (
+            await self.people.mention(asker_key, platform=event.user.platform)
+            if asker_key
+            else Mention(event.user.id, event.user)
+        )
+        try:
+            await chat.direct(
+                user=holder,
+                card=render.stop_attempt_alert(
+                    system=system, asker=asker, kind=kind, reason=reason
+                ),
+            )
+        except PlatformError as exc:
+            log.warning(
+                "could not tell %s about a %s attempt: %s", system.stop_authority, kind, exc
+            )
+
+    async def _stop_click(self, event: ButtonClicked) -> Reply | None:
+        request_id = _int(event.value)
+        async with self.store.transaction() as repo:
+            request = (
+                await repo.get_stop_request(request_id=request_id)
+                if request_id is not None
+                else None
+            )
+        if request is None:
+            return Reply(render.notice("Unknown request", "This stop request is not on record."))
+        system = self.registry.system(request.system)
+        person = await self.people.person(event.user)
+        if system is None or person != system.stop_authority:
+            async with self.store.transaction() as repo:
+                await repo.append_audit(
+                    at=self.clock.now(),
+                    actor=person or f"{event.user.platform}:{event.user.id}",
+                    action=f"{request.kind}.refused",
+                    system=request.system,
+                    alert_id=None,
+                    detail={"request": request.id, "user": event.user.id},
+                )
+            return Reply(
+                render.notice(
+                    "Refused", "Only the stop-authority holder may confirm this.", tone="warning"
+                )
+            )
+        now = self.clock.now()
+        cancelling = event.action == cards.STOP_CANCEL
+        async with self.store.transaction() as repo:
+            moved = await repo.move_stop_request(
+                request_id=request.id,
+                from_state="requested",
+                to_state="cancelled" if cancelling else "running",
+                at=now,
+            )
+            if moved and cancelling:
+                await repo.append_audit(
+                    at=now,
+                    actor=person,
+                    action=f"{request.kind}.cancelled",
+                    system=request.system,
+                    alert_id=None,
+                    detail={"request": request.id},
+                )
+        if not moved:
+            return Reply(
+                render.notice("Already handled", "This request was already confirmed or cancelled.")
+            )
+        if cancelling:
+            return Reply(
+                render.notice(f"Cancelled: {request.kind} {request.system}", "Nothing ran."),
+                replace_original=True,
+            )
+        return await self._run_stop(request, system, person)
+
+    async def _run_stop(self, request: StopRequest, system: SystemView, person: str) -> Reply:
+        action = system.stop if request.kind == "stop" else system.resume
+        if action is None:  # the registry changed between request and confirmation
+            result = ActionResult(False, f"no {request.kind} action is configured any more")
+        else:
+            result = await self.stop_runner.run(
+                action=action,
+                payload={
+                    "system": system.id,
+                    "action": request.kind,
+                    "requested_by": person,
+                    "reason": request.reason,
+                    "request_id": request.id,
+                    "at": render.when(self.clock.now()),
+                },
+            )
+        self.observer.stop_ran(kind=request.kind, ok=result.ok)
+        now = self.clock.now()
+        async with self.store.transaction() as repo:
+            await repo.move_stop_request(
+                request_id=request.id,
+                from_state="running",
+                to_state="done" if result.ok else "failed",
+                at=now,
+                result=result.summary,
+            )
+            if result.ok:
+                await repo.set_system_status(
+                    system=system.id, stopped=request.kind == "stop", at=now, by=person
+                )
+            await repo.append_audit(
+                at=now,
+                actor=person,
+                action=f"{request.kind}.{'succeeded' if result.ok else 'failed'}",
+                system=system.id,
+                alert_id=None,
+                detail={"request": request.id, "result": result.summary, "reason": request.reason},
+            )
+        card = render.stop_result(
+            request=request,
+            result=result,
+            actor=await self.people.mention(person, platform=request.platform),
+        )
+        await self._announce(system, card, also=(request.platform, request.channel))
+        return Reply(card, replace_original=True)
+
+    async def _announce(
+        self, system: SystemView, card: Card, *, also: tuple[str, str | None]
+    ) -> None:
+        """Post to every channel of the system (and where the command was given)."""
+        targets = {(c.platform, c.id) for c in system.channels}
+        if also[1] is not None:
+            targets.add((also[0], also[1]))
+        for platform, channel in sorted(targets):
+            chat = self.platforms.get(platform)
+            if chat is None:
+                continue
+            try:
+                await chat.post(channel=channel, card=card)
+            except PlatformError as exc:
+                log.warning("could not post to %s:%s: %s", platform, channel, exc)
+
+    # ---- ownership confirmation ---------------------------------------------------------------
+
+    async def _role_confirm(self, event: ButtonClicked) -> Reply | None:
+        system_id, _, role = event.value.partition(":")
+        system = self.registry.system(system_id)
+        if system is None or role not in system.roles():
+            return Reply(render.notice("Unknown role", f"{event.value!r} is not a role on record."))
+        person = await self.people.person(event.user)
+        holder = system.roles()[role]
+        if person != holder:
+            return Reply(
+                render.notice(
+                    "Not your role",
+                    f"{self.people.name(holder)} holds {role.replace('_', ' ')} of {system.id}.",
+                    tone="warning",
+                )
+            )
+        now = self.clock.now()
+        async with self.store.transaction() as repo:
+            await repo.record_confirmation(system=system.id, role=role, person=person, at=now)
+            await repo.append_audit(
+                at=now,
+                actor=person,
+                action="role.confirmed",
+                system=system.id,
+                alert_id=None,
+                detail={"role": role},
+            )
+        return Reply(
+            render.notice(
+                "Confirmed",
+                f"You still hold {role.replace('_', ' ')} of {system.id} ({render.when(now)}).",
+                tone="ok",
+            )
+        )
+
+
+def _int(value: str) -> int | None:
+    return int(value) if re.fullmatch(r"\d{1,18}", value or "") else None
+
+
+def _title(text: str) -> str:
+    first = next((ln.strip() for ln in text.splitlines() if ln.strip()), "alert")
+    return first[:200]
+
+
+__all__ = ["AccountabilityService", "AlertTaken", "TickReport", "UserRef"]

@@ -1,0 +1,1 @@
+"""Persistence with sqlmodel: tables, the repository, the store and migrations."""

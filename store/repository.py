@@ -1,0 +1,541 @@
+"""SqlRepository: the core's Repository over one SQLAlchemy session. It never commits."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import Table, delete, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel
+
+from bot.domain import (
+    Alert,
+    AlertState,
+    AuditEntry,
+    DueStep,
+    MessageRef,
+    PlannedStep,
+    StepState,
+    StopRequest,
+    SystemStatus,
+)
+from bot.evidence import entry_hash
+from bot.ports import StepView
+from store.tables import (
+    AcknowledgementRow,
+    AlertRow,
+    AuditHeadRow,
+    AuditRow,
+    ClaimRow,
+    ConfirmationRow,
+    EscalationStepRow,
+    SeenEvent,
+    StopRequestRow,
+    SystemStateRow,
+)
+
+
+def _table(model: type[SQLModel]) -> Table:
+    return cast(Table, model.__table__)  # type: ignore[attr-defined]
+
+
+ALERT = _table(AlertRow)
+CLAIM = _table(ClaimRow)
+ACK = _table(AcknowledgementRow)
+STEP = _table(EscalationStepRow)
+STOP = _table(StopRequestRow)
+AUDIT = _table(AuditRow)
+HEAD = _table(AuditHeadRow)
+SEEN = _table(SeenEvent)
+SYSTEM_STATE = _table(SystemStateRow)
+CONFIRMATION = _table(ConfirmationRow)
+A = ALERT.c
+C = CLAIM.c
+K = ACK.c
+S = STEP.c
+R = STOP.c
+T = AUDIT.c
+H = HEAD.c
+
+_ALERT_COLUMNS = (
+    *ALERT.c,
+    C.channel.label("claim_channel"),
+    C.message_id.label("claim_id"),
+    C.thread.label("claim_thread"),
+    K.person.label("ack_person"),
+    K.at.label("ack_at"),
+)
+
+
+def _changed(result: Any) -> int:
+    """Rows an UPDATE/INSERT/DELETE touched (CursorResult.rowcount; Result does not type it)."""
+    return int(result.rowcount)
+
+
+def _alert_query() -> Any:
+    return (
+        select(*_ALERT_COLUMNS)
+        .select_from(ALERT)
+        .outerjoin(CLAIM, C.alert_id == A.id)
+        .outerjoin(ACK, K.alert_id == A.id)
+    )
+
+
+def _alert(row: Any) -> Alert:
+    source = (
+        MessageRef(row.platform, row.source_channel, row.source_id, row.source_thread)
+        if row.source_id
+        else None
+    )
+    claim = (
+        MessageRef(row.platform, row.claim_channel, row.claim_id, row.claim_thread)
+        if row.claim_id
+        else None
+    )
+    return Alert(
+        id=row.id,
+        platform=row.platform,
+        channel=row.channel,
+        system=row.system,
+        fingerprint=row.fingerprint,
+        title=row.title,
+        text=row.text,
+        state=AlertState(row.state),
+        holder=row.holder,
+        opened_at=row.opened_at,
+        link=row.link,
+        source=source,
+        claim=claim,
+        acknowledged_by=row.ack_person,
+        acknowledged_at=row.ack_at,
+        resolved_by=row.resolved_by,
+        resolved_at=row.resolved_at,
+        held_since=row.held_since,
+        repeats=row.repeats,
+    )
+
+
+class SqlRepository:
+    """Implements bot.ports.Repository on an AsyncSession whose transaction the Store owns."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.dialect = session.bind.dialect.name if session.bind else "sqlite"
+
+    def _insert(self, table: Any) -> Any:
+        return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
+
+    async def remember_event(self, *, key: str, at: datetime) -> bool:
+        """Record an inbound event id; False when it was seen before."""
+        stmt = self._insert(SEEN).values(key=key, at=at)
+        result = await self.session.execute(stmt.on_conflict_do_nothing(index_elements=["key"]))
+        return _changed(result) > 0
+
+    async def add_alert(
+        self,
+        *,
+        platform: str,
+        channel: str,
+        system: str | None,
+        fingerprint: str,
+        open_key: str,
+        title: str,
+        text: str,
+        holder: str | None,
+        opened_at: datetime,
+        link: str | None,
+        source: MessageRef | None,
+    ) -> Alert | None:
+        """Store a new open alert; None when an open alert already has this `open_key`."""
+        stmt = (
+            self._insert(ALERT)
+            .values(
+                platform=platform,
+                channel=channel,
+                system=system,
+                fingerprint=fingerprint,
+                open_key=open_key,
+                title=title[:300],
+                text=text,
+                state=AlertState.OPEN.value,
+                holder=holder,
+                held_since=opened_at,
+                opened_at=opened_at,
+                link=link,
+                source_channel=source.channel if source else None,
+                source_id=source.id if source else None,
+                source_thread=source.thread if source else None,
+                repeats=0,
+            )
+            .on_conflict_do_nothing(index_elements=["open_key"])
+            .returning(A.id)
+        )
+        alert_id = (await self.session.execute(stmt)).scalar_one_or_none()
+        if alert_id is None:
+            return None
+        await self.session.execute(insert(CLAIM).values(alert_id=alert_id))
+        return await self.get_alert(alert_id=alert_id)
+
+    async def count_repeat(self, *, open_key: str) -> Alert | None:
+        """Count one more delivery on the open alert with this key and return it."""
+        alert_id = (
+            await self.session.execute(
+                update(ALERT)
+                .where(A.open_key == open_key)
+                .values(repeats=A.repeats + 1)
+                .returning(A.id)
+            )
+        ).scalar_one_or_none()
+        return await self.get_alert(alert_id=alert_id) if alert_id is not None else None
+
+    async def open_alert(self, *, open_key: str) -> Alert | None:
+        """The open (not resolved) alert with this key, if any."""
+        row = (await self.session.execute(_alert_query().where(A.open_key == open_key))).first()
+        return _alert(row) if row else None
+
+    async def get_alert(self, *, alert_id: int) -> Alert | None:
+        """One alert by id."""
+        row = (await self.session.execute(_alert_query().where(A.id == alert_id))).first()
+        return _alert(row) if row else None
+
+    async def open_alerts(self, *, system: str | None = None) -> list[Alert]:
+        """Alerts not yet resolved, oldest first, optionally for one system."""
+        query = _alert_query().where(A.state != AlertState.RESOLVED.value)
+        if system is not None:
+            query = query.where(A.system == system)
+        rows = await self.session.execute(query.order_by(A.id))
+        return [_alert(r) for r in rows]
+
+    async def add_steps(self, *, alert_id: int, steps: Sequence[PlannedStep]) -> None:
+        """Copy an escalation map onto an alert."""
+        if steps:
+            await self.session.execute(
+                insert(STEP),
+                [
+                    {
+                        "alert_id": alert_id,
+                        "position": s.position,
+                        "person": s.person,
+                        "label": s.label,
+                        "due_at": s.due_at,
+                        "state": StepState.PENDING.value,
+                    }
+                    for s in steps
+                ],
+            )
+
+    async def steps(self, *, alert_id: int) -> list[StepView]:
+        """The alert's copied escalation steps, in order."""
+        rows = await self.session.execute(
+            select(S.position, S.person, S.label, S.due_at, S.state)
+            .where(S.alert_id == alert_id)
+            .order_by(S.position)
+        )
+        return [StepView(r.position, r.person, r.label, r.due_at, StepState(r.state)) for r in rows]
+
+    async def take_claim_post(self, *, alert_id: int, now: datetime, lease: timedelta) -> bool:
+        """Lease the right to post this alert's claim; False if posted or leased elsewhere."""
+        result = await self.session.execute(
+            update(CLAIM)
+            .where(
+                C.alert_id == alert_id,
+                C.message_id.is_(None),
+                or_(C.lease_until.is_(None), C.lease_until < now),
+            )
+            .values(lease_until=now + lease)
+        )
+        return _changed(result) > 0
+
+    async def unposted_claims(self, *, now: datetime, limit: int) -> list[int]:
+        """Ids of alerts whose claim was never posted and whose posting lease has lapsed."""
+        rows = await self.session.execute(
+            select(C.alert_id)
+            .join(ALERT, A.id == C.alert_id)
+            .where(
+                C.message_id.is_(None),
+                C.lease_until.is_not(None),
+                C.lease_until < now,
+                A.state != AlertState.RESOLVED.value,
+            )
+            .order_by(C.alert_id)
+            .limit(limit)
+        )
+        return [r.alert_id for r in rows]
+
+    async def set_claim(self, *, alert_id: int, message: MessageRef) -> None:
+        """Remember where the claim message lives."""
+        await self.session.execute(
+            update(CLAIM)
+            .where(C.alert_id == alert_id)
+            .values(
+                channel=message.channel,
+                message_id=message.id,
+                thread=message.thread,
+                posted_at=func.now(),
+                lease_until=None,
+            )
+        )
+
+    async def change_state(
+        self,
+        *,
+        alert_id: int,
+        to: AlertState,
+        person: str,
+        at: datetime,
+        allowed_from: Sequence[AlertState],
+    ) -> Alert | None:
+        """Move an alert to `to` only from `allowed_from`; one winner among racing clicks."""
+        values: dict[str, Any] = {"state": to.value}
+        if to == AlertState.RESOLVED:
+            values.update(resolved_by=person, resolved_at=at, open_key=None)
+        elif to == AlertState.ACKNOWLEDGED:
+            values.update(holder=person, held_since=at)
+        result = await self.session.execute(
+            update(ALERT)
+            .where(A.id == alert_id, A.state.in_([s.value for s in allowed_from]))
+            .values(**values)
+        )
+        if not _changed(result):
+            return None
+        if to == AlertState.ACKNOWLEDGED:
+            await self.session.execute(insert(ACK).values(alert_id=alert_id, person=person, at=at))
+        await self.session.execute(
+            update(STEP)
+            .where(S.alert_id == alert_id, S.state == StepState.PENDING.value)
+            .values(state=StepState.CANCELLED.value, lease_token=None, lease_until=None)
+        )
+        return await self.get_alert(alert_id=alert_id)
+
+    async def hand_off(self, *, alert_id: int, to: str, at: datetime) -> Alert | None:
+        """Give an unresolved alert to another person; None if it is resolved."""
+        result = await self.session.execute(
+            update(ALERT)
+            .where(A.id == alert_id, A.state != AlertState.RESOLVED.value)
+            .values(holder=to, held_since=at)
+        )
+        if not _changed(result):
+            return None
+        return await self.get_alert(alert_id=alert_id)
+
+    async def take_due_steps(
+        self, *, now: datetime, lease: timedelta, worker: str, limit: int
+    ) -> list[DueStep]:
+        """Lease due pending steps of open alerts, skipping rows other replicas have locked."""
+        query = (
+            select(S.id)
+            .join(ALERT, A.id == S.alert_id)
+            .where(
+                S.state == StepState.PENDING.value,
+                S.due_at <= now,
+                A.state == AlertState.OPEN.value,
+                or_(S.lease_until.is_(None), S.lease_until < now),
+            )
+            .order_by(S.due_at, S.id)
+            .limit(limit)
+        )
+        if self.dialect == "postgresql":
+            query = query.with_for_update(of=STEP, skip_locked=True)
+        ids = list((await self.session.execute(query)).scalars())
+        if not ids:
+            return []
+        token = f"{worker}:{uuid.uuid4().hex[:16]}"
+        await self.session.execute(
+            update(STEP).where(S.id.in_(ids)).values(lease_token=token, lease_until=now + lease)
+        )
+        rows = await self.session.execute(
+            select(S.id, S.alert_id, S.position, S.person, S.label, S.due_at)
+            .where(S.id.in_(ids))
+            .order_by(S.due_at, S.id)
+        )
+        return [
+            DueStep(r.id, r.alert_id, r.position, r.person, r.label, r.due_at, token) for r in rows
+        ]
+
+    async def finish_step(
+        self, *, step_id: int, lease_token: str, at: datetime, message_id: str | None
+    ) -> bool:
+        """Mark a leased step sent; False if the lease was lost to another worker."""
+        result = await self.session.execute(
+            update(STEP)
+            .where(
+                S.id == step_id,
+                S.lease_token == lease_token,
+                S.state == StepState.PENDING.value,
+            )
+            .values(state=StepState.SENT.value, sent_at=at, message_id=message_id, lease_until=None)
+        )
+        return _changed(result) > 0
+
+    async def add_stop_request(
+        self,
+        *,
+        system: str,
+        kind: str,
+        requested_by: str,
+        user_id: str,
+        platform: str,
+        reason: str,
+        channel: str | None,
+        at: datetime,
+    ) -> StopRequest:
+        """Record a stop or resume awaiting the holder's confirmation."""
+        request_id = (
+            await self.session.execute(
+                insert(STOP)
+                .values(
+                    system=system,
+                    kind=kind,
+                    requested_by=requested_by,
+                    user_id=user_id,
+                    platform=platform,
+                    reason=reason,
+                    channel=channel,
+                    state="requested",
+                    requested_at=at,
+                    result="",
+                )
+                .returning(R.id)
+            )
+        ).scalar_one()
+        found = await self.get_stop_request(request_id=request_id)
+        assert found is not None
+        return found
+
+    async def get_stop_request(self, *, request_id: int) -> StopRequest | None:
+        """One stop request by id."""
+        r = (await self.session.execute(select(STOP).where(R.id == request_id))).first()
+        if r is None:
+            return None
+        return StopRequest(
+            id=r.id,
+            system=r.system,
+            kind=r.kind,
+            requested_by=r.requested_by,
+            user_id=r.user_id,
+            platform=r.platform,
+            reason=r.reason,
+            state=r.state,
+            requested_at=r.requested_at,
+            channel=r.channel,
+        )
+
+    async def move_stop_request(
+        self, *, request_id: int, from_state: str, to_state: str, at: datetime, result: str = ""
+    ) -> bool:
+        """Conditional state change; False when another click got there first."""
+        done = await self.session.execute(
+            update(STOP)
+            .where(R.id == request_id, R.state == from_state)
+            .values(state=to_state, updated_at=at, result=result)
+        )
+        return _changed(done) > 0
+
+    async def set_system_status(self, *, system: str, stopped: bool, at: datetime, by: str) -> None:
+        """Record that a system was stopped or resumed."""
+        stmt = self._insert(SYSTEM_STATE).values(
+            system=system, stopped=stopped, changed_at=at, changed_by=by
+        )
+        await self.session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["system"],
+                set_={"stopped": stopped, "changed_at": at, "changed_by": by},
+            )
+        )
+
+    async def system_status(self, *, system: str) -> SystemStatus:
+        """Whether a system is stopped."""
+        table = SYSTEM_STATE
+        r = (await self.session.execute(select(table).where(table.c.system == system))).first()
+        if r is None:
+            return SystemStatus(system, False)
+        return SystemStatus(system, r.stopped, r.changed_at, r.changed_by)
+
+    async def record_confirmation(
+        self, *, system: str, role: str, person: str, at: datetime
+    ) -> None:
+        """A role holder said "still mine"."""
+        await self.session.execute(
+            insert(CONFIRMATION).values(system=system, role=role, person=person, at=at)
+        )
+
+    async def confirmations(self, *, system: str) -> dict[str, tuple[str, datetime]]:
+        """Role -> (person, when) of the latest confirmation of each role."""
+        c = CONFIRMATION.c
+        rows = await self.session.execute(
+            select(c.role, c.person, c.at).where(c.system == system).order_by(c.at, c.id)
+        )
+        return {r.role: (r.person, r.at) for r in rows}
+
+    async def append_audit(
+        self,
+        *,
+        at: datetime,
+        actor: str,
+        action: str,
+        system: str | None,
+        alert_id: int | None,
+        detail: dict[str, object],
+    ) -> AuditEntry:
+        """Append a hash-chained entry, holding the chain's tip row locked until commit."""
+        detail = json.loads(json.dumps(detail, default=str))
+        head = (
+            await self.session.execute(select(H.seq, H.hash).where(H.id == 1).with_for_update())
+        ).one()
+        seq = head.seq + 1
+        digest = entry_hash(
+            prev_hash=head.hash,
+            seq=seq,
+            at=at,
+            actor=actor,
+            action=action,
+            system=system,
+            alert_id=alert_id,
+            detail=detail,
+        )
+        await self.session.execute(
+            insert(AUDIT).values(
+                seq=seq,
+                at=at,
+                actor=actor,
+                action=action,
+                system=system,
+                alert_id=alert_id,
+                detail=json.dumps(detail, sort_keys=True),
+                prev_hash=head.hash,
+                hash=digest,
+            )
+        )
+        await self.session.execute(update(HEAD).where(H.id == 1).values(seq=seq, hash=digest))
+        return AuditEntry(seq, at, actor, action, system, alert_id, detail, head.hash, digest)
+
+    async def audit_entries(self, *, system: str | None = None) -> list[AuditEntry]:
+        """Evidence in order, optionally for one system."""
+        query = select(AUDIT).order_by(T.seq)
+        if system is not None:
+            query = query.where(T.system == system)
+        rows = await self.session.execute(query)
+        return [
+            AuditEntry(
+                r.seq,
+                r.at,
+                r.actor,
+                r.action,
+                r.system,
+                r.alert_id,
+                json.loads(r.detail),
+                r.prev_hash,
+                r.hash,
+            )
+            for r in rows
+        ]
+
+    async def forget_events_before(self, *, before: datetime) -> int:
+        """Drop delivery ids older than any platform retries (housekeeping)."""
+        result = await self.session.execute(delete(SEEN).where(SEEN.c.at < before))
+        return _changed(result)

@@ -1,0 +1,176 @@
+"""SQLModel tables. Times are stored as naive UTC and handed back timezone-aware."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Column, DateTime, Index, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy.engine import Dialect
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Naive UTC in the database (SQLite has no time zones); aware UTC in Python."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # SQLite through raw text
+            value = datetime.fromisoformat(value)
+        found: datetime = value
+        return found.replace(tzinfo=UTC) if found.tzinfo is None else found.astimezone(UTC)
+
+
+def _time(*, nullable: bool = False, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+class SeenEvent(SQLModel, table=True):
+    """Inbound delivery ids already taken, so a platform retry is claimed once."""
+
+    __tablename__ = "seen_event"
+    key: str = Field(primary_key=True, max_length=255)
+    at: datetime = _time()
+
+
+class AlertRow(SQLModel, table=True):
+    """An alert. `open_key` is set while the alert is unresolved and unique, so a repeat of
+    an open alert can never open a second one, even across replicas."""
+
+    __tablename__ = "alert"
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    channel: str = Field(max_length=255)
+    system: str | None = Field(default=None, index=True, max_length=255)
+    fingerprint: str = Field(max_length=64)
+    open_key: str | None = Field(default=None, unique=True, max_length=600)
+    title: str = Field(max_length=300)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    state: str = Field(default="open", index=True, max_length=16)
+    holder: str | None = Field(default=None, max_length=255)
+    held_since: datetime | None = _time(nullable=True)
+    opened_at: datetime = _time()
+    link: str | None = Field(default=None, max_length=2000)
+    source_channel: str | None = Field(default=None, max_length=255)
+    source_id: str | None = Field(default=None, max_length=255)
+    source_thread: str | None = Field(default=None, max_length=255)
+    repeats: int = 0
+    resolved_by: str | None = Field(default=None, max_length=255)
+    resolved_at: datetime | None = _time(nullable=True)
+
+
+class ClaimRow(SQLModel, table=True):
+    """Where an alert's claim message lives, and the lease for posting it exactly once."""
+
+    __tablename__ = "claim"
+    alert_id: int = Field(primary_key=True, foreign_key="alert.id")
+    channel: str | None = Field(default=None, max_length=255)
+    message_id: str | None = Field(default=None, max_length=255)
+    thread: str | None = Field(default=None, max_length=255)
+    posted_at: datetime | None = _time(nullable=True)
+    lease_until: datetime | None = _time(nullable=True)
+
+
+class AcknowledgementRow(SQLModel, table=True):
+    """One acknowledgement per alert: the unique key makes racing clicks record one."""
+
+    __tablename__ = "acknowledgement"
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int = Field(foreign_key="alert.id", unique=True)
+    person: str = Field(max_length=255)
+    at: datetime = _time()
+
+
+class EscalationStepRow(SQLModel, table=True):
+    """A step of the escalation map copied onto an alert, with its sending lease."""
+
+    __tablename__ = "escalation_step"
+    __table_args__ = (
+        UniqueConstraint("alert_id", "position"),
+        Index("ix_escalation_step_due", "state", "due_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int = Field(foreign_key="alert.id", index=True)
+    position: int
+    person: str = Field(max_length=255)
+    label: str = Field(max_length=255)
+    due_at: datetime = _time()
+    state: str = Field(default="pending", max_length=16)
+    lease_token: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = _time(nullable=True)
+    sent_at: datetime | None = _time(nullable=True)
+    message_id: str | None = Field(default=None, max_length=255)
+
+
+class StopRequestRow(SQLModel, table=True):
+    """A stop or resume: requested, then running, then done, failed or cancelled."""
+
+    __tablename__ = "stop_request"
+    id: int | None = Field(default=None, primary_key=True)
+    system: str = Field(index=True, max_length=255)
+    kind: str = Field(max_length=16)
+    requested_by: str = Field(max_length=255)
+    user_id: str = Field(max_length=255)
+    platform: str = Field(max_length=16)
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False))
+    channel: str | None = Field(default=None, max_length=255)
+    state: str = Field(default="requested", max_length=16)
+    requested_at: datetime = _time()
+    updated_at: datetime | None = _time(nullable=True)
+    result: str = Field(default="", sa_column=Column(Text, nullable=False))
+
+
+class SystemStateRow(SQLModel, table=True):
+    """Whether a system is stopped."""
+
+    __tablename__ = "system_state"
+    system: str = Field(primary_key=True, max_length=255)
+    stopped: bool = False
+    changed_at: datetime | None = _time(nullable=True)
+    changed_by: str | None = Field(default=None, max_length=255)
+
+
+class ConfirmationRow(SQLModel, table=True):
+    """A role holder's "still mine"."""
+
+    __tablename__ = "confirmation"
+    id: int | None = Field(default=None, primary_key=True)
+    system: str = Field(index=True, max_length=255)
+    role: str = Field(max_length=32)
+    person: str = Field(max_length=255)
+    at: datetime = _time()
+
+
+class AuditRow(SQLModel, table=True):
+    """An evidence entry; `hash` covers `prev_hash` and the entry's canonical JSON."""
+
+    __tablename__ = "audit_entry"
+    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    at: datetime = _time()
+    actor: str = Field(max_length=255)
+    action: str = Field(max_length=64)
+    system: str | None = Field(default=None, index=True, max_length=255)
+    alert_id: int | None = None
+    detail: str = Field(sa_column=Column(Text, nullable=False))
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class AuditHeadRow(SQLModel, table=True):
+    """The chain's tip; appending locks this one row so concurrent writers never fork it."""
+
+    __tablename__ = "audit_head"
+    id: int = Field(primary_key=True)
+    seq: int
+    hash: str = Field(max_length=64)
