@@ -7,7 +7,6 @@ line, because the people who fix a registry read the message in a CI log, not in
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -38,7 +37,7 @@ def parse_duration(value: Any) -> timedelta:
 def format_duration(value: timedelta) -> str:
     """Render a timedelta in the registry's own notation, largest whole unit first."""
     seconds = int(value.total_seconds())
-    for unit in ("w", "d", "h", "m"):
+    for unit in ("d", "h", "m"):
         if seconds and seconds % _UNITS[unit] == 0:
             return f"{seconds // _UNITS[unit]}{unit}"
     return f"{seconds}s"
@@ -97,11 +96,20 @@ class CommandAction(_Model):
         return self
 
 
+def _argv(value: Any) -> Any:
+    if isinstance(value, str):
+        raise ValueError(
+            "command must be an argv list such as [scripts/flag, set, x, 'off'],"
+            " never a shell string"
+        )
+    return value
+
+
 class Action(_Model):
     """A stop or resume action: exactly one of webhook or command."""
 
     webhook: WebhookAction | None = None
-    command: list[str] | None = None
+    command: Annotated[list[str] | None, BeforeValidator(_argv)] = None
     timeout: Duration | None = None
 
     @model_validator(mode="after")
@@ -329,7 +337,8 @@ class _Lines:
             self._walk(node, ())
 
     def _walk(self, node: yaml.Node, path: tuple[Any, ...]) -> None:
-        self._lines[path] = node.start_mark.line + 1
+        # A key's own line beats the line where its value starts.
+        self._lines.setdefault(path, node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
             for key, value in node.value:
                 k = key.value
@@ -368,9 +377,6 @@ def parse_registry(text: str, *, source: str) -> Registry:
     if not isinstance(data, dict):
         raise RegistryError([Problem(source, "the file must be a mapping with people and systems")])
     lines = _Lines(text)
-    problems = list(_group_stand_ins(data, source, lines))
-    if problems:
-        raise RegistryError(problems)
     try:
         model = RegistryModel.model_validate(data)
     except ValidationError as exc:
@@ -399,40 +405,26 @@ def _from_pydantic(err: Any, source: str, lines: _Lines) -> Problem:
     return Problem(message=message, **_locate(path, source, lines))
 
 
-def _group_stand_ins(data: dict[str, Any], source: str, lines: _Lines) -> Iterator[Problem]:
-    """Reject 'the team', blanks and lists where one named person belongs."""
-    systems = data.get("systems")
-    if not isinstance(systems, dict):
-        return
-    for sid, spec in systems.items():
-        if not isinstance(spec, dict):
-            continue
-        for role in (*ROLES, "stop_authority"):
-            if role not in spec:
-                continue
-            value = spec[role]
-            where = _locate(("systems", sid, role), source, lines)
-            if isinstance(value, list):
-                yield Problem(
-                    message=f"one named person holds the {role} role, not a list ({value!r})",
-                    **where,
-                )
-            elif value is None or (isinstance(value, str) and value.strip().lower() in GROUP_WORDS):
-                shown = "blank" if value is None or not str(value).strip() else repr(value)
-                yield Problem(
-                    message=f"{shown} is not a person; name one person from `people`", **where
-                )
-
-
 def _cross_check(model: RegistryModel, source: str, lines: _Lines) -> Registry:
     problems: list[Problem] = []
     warnings: list[Problem] = []
     people = model.people
 
     def person_ok(key: Any, path: tuple[Any, ...], what: str) -> bool:
+        """One named person from `people`; no group stand-ins, blanks or lists."""
         where = _locate(path, source, lines)
-        if not isinstance(key, str) or not key.strip():
-            problems.append(Problem(message=f"{what} must be one person's key", **where))
+        if isinstance(key, list):
+            problems.append(
+                Problem(
+                    message=f"one named person holds the {what} role, not a list ({key!r})", **where
+                )
+            )
+            return False
+        if not isinstance(key, str) or key.strip().lower() in GROUP_WORDS:
+            shown = "blank" if key is None or not str(key).strip() else repr(key)
+            problems.append(
+                Problem(message=f"{shown} is not a person; name one person from `people`", **where)
+            )
             return False
         if key not in people:
             problems.append(Problem(message=f"{what} {key!r} is not a key of `people`", **where))
@@ -457,19 +449,18 @@ def _cross_check(model: RegistryModel, source: str, lines: _Lines) -> Registry:
         roles: dict[str, str] = {}
         for role in ROLES:
             value = getattr(spec, role)
-            if value is None:
+            if role not in spec.model_fields_set:
                 problems.append(
                     Problem(message="is required", **_locate((*base, role), source, lines))
                 )
             elif person_ok(value, (*base, role), role):
                 roles[role] = value
-        stop_holder = spec.stop_authority if spec.stop_authority is not None else spec.steward
-        if spec.stop_authority is not None and person_ok(
+        if "stop_authority" in spec.model_fields_set and person_ok(
             spec.stop_authority, (*base, "stop_authority"), "stop authority"
         ):
             roles["stop_authority"] = spec.stop_authority
-        elif spec.stop_authority is None and "steward" in roles:
-            roles["stop_authority"] = stop_holder
+        elif "stop_authority" not in spec.model_fields_set and "steward" in roles:
+            roles["stop_authority"] = roles["steward"]
 
         patterns: list[re.Pattern[str]] = []
         for i, pattern in enumerate(spec.match):

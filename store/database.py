@@ -105,7 +105,7 @@ def _upgrade(connection: Connection) -> None:
     if connection.dialect.name == "postgresql":
         # Replicas starting together must not run the same migration twice.
         connection.execute(text("SELECT pg_advisory_xact_lock(727274)"))
-    command.upgrade(_alembic_config(connection), "head")
+    command.upgrade(_alembic_config(connection), "heads")
 
 
 async def migrate(engine: AsyncEngine) -> None:

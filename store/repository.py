@@ -133,8 +133,8 @@ class SqlRepository:
     async def remember_event(self, *, key: str, at: datetime) -> bool:
         """Record an inbound event id; False when it was seen before."""
         stmt = self._insert(SEEN).values(key=key, at=at)
-        result = await self.session.execute(stmt.on_conflict_do_nothing(index_elements=["key"]))
-        return _changed(result) > 0
+        stmt = stmt.on_conflict_do_nothing(index_elements=["key"]).returning(SEEN.c.key)
+        return (await self.session.execute(stmt)).scalar_one_or_none() is not None
 
     async def add_alert(
         self,
