@@ -265,6 +265,41 @@ class AccountabilityService:
         except PlatformError as exc:
             log.warning("could not update claim of alert %s: %s", alert.id, exc)
 
+    async def point_to_claim(
+        self, *, alert_id: int, channels: tuple[ChannelId, ...]
+    ) -> list[ChannelId]:
+        """Tell further channels who holds an alert and where its claim lives; the channels
+        reached. An alert has one claim (buttons, in-place updates, escalation thread), so an
+        alert received over HTTP is claimed in its system's first channel and pointed to here."""
+        async with self.store.transaction() as repo:
+            alert = await repo.get_alert(alert_id=alert_id)
+        if alert is None:
+            return []
+        system = self.registry.system(alert.system) if alert.system else None
+        where = f"{alert.platform.capitalize()} channel {alert.channel}"
+        reached: list[ChannelId] = []
+        for channel in channels:
+            chat = self.platforms.get(channel.platform)
+            if chat is None:
+                continue
+            holder = await self.people.mention(alert.holder, platform=channel.platform)
+            card = Card(
+                title=f"{alert.system or 'unowned'}: {alert.title}",
+                lines=(
+                    ("Claimed for ", holder, f" ({self._role_of(system, alert.holder)})."),
+                    (f"The claim, its buttons and its escalation are in {where}.",),
+                ),
+                tone="alert",
+                link=alert.link,
+            )
+            try:
+                await chat.post(channel=channel.id, card=card)
+            except PlatformError as exc:
+                log.warning("could not point %s at alert %s: %s", channel, alert_id, exc)
+                continue
+            reached.append(channel)
+        return reached
+
     def _role_of(self, system: SystemView | None, person: str | None) -> str:
         if system is None:
             return "fallback owner"

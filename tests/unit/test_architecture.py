@@ -6,8 +6,17 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-FORBIDDEN = ("slack_bolt", "slack_sdk", "botbuilder", "botframework", "sqlmodel", "sqlalchemy",
-             "adapters", "store", "aiohttp")
+FORBIDDEN = (
+    "slack_bolt",
+    "slack_sdk",
+    "botbuilder",
+    "botframework",
+    "sqlmodel",
+    "sqlalchemy",
+    "adapters",
+    "store",
+    "aiohttp",
+)
 BOT = Path(__file__).resolve().parents[2] / "bot"
 
 

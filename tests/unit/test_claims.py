@@ -7,11 +7,14 @@ import asyncio
 from collections.abc import Callable
 from datetime import timedelta
 
+import pytest
+
 from adapters.fake import InMemoryPlatform, ManualClock
 from bot import cards
 from bot.cards import Mention
 from bot.domain import AlertState, MessageRef, UserRef
 from bot.events import AlertSeen, ButtonClicked
+from bot.ports import PlatformError
 from bot.registry import parse_registry
 from bot.service import AccountabilityService
 from store.database import SqlStore
@@ -22,7 +25,9 @@ ALICE, BOB, CAROL, DANA, MALLORY = (
 )
 
 
-def alert(text: str, *, event: str = "Ev1", ts: str = "1700000000.000100", channel: str = "C0ALERTS1") -> AlertSeen:
+def alert(
+    text: str, *, event: str = "Ev1", ts: str = "1700000000.000100", channel: str = "C0ALERTS1"
+) -> AlertSeen:
     return AlertSeen(
         platform="slack",
         channel=channel,
@@ -32,7 +37,9 @@ def alert(text: str, *, event: str = "Ev1", ts: str = "1700000000.000100", chann
     )
 
 
-def click(user: UserRef, action: str, alert_id: int, target: UserRef | None = None) -> ButtonClicked:
+def click(
+    user: UserRef, action: str, alert_id: int, target: UserRef | None = None
+) -> ButtonClicked:
     return ButtonClicked(user=user, action=action, value=str(alert_id), target=target)
 
 
@@ -286,10 +293,8 @@ async def test_a_claim_that_could_not_be_posted_is_posted_by_a_later_tick(
 ) -> None:
     slack.fail_posts = 1
     taken = await service.take_alert(alert("billing-router down"))
-    try:
+    with pytest.raises(PlatformError):
         await service.publish(taken)
-    except Exception:
-        pass
     assert slack.posts("post") == []
     clock.advance(timedelta(seconds=31))  # the posting lease lapses
     report = await service.tick()

@@ -110,7 +110,11 @@ def test_person_needs_an_email() -> None:
     with pytest.raises(RegistryError) as caught:
         load_registry(FIXTURES / "person_without_email.yaml")
     (problem,) = caught.value.problems
-    assert (problem.field, problem.line, problem.message) == ("people.alice.email", 3, "is required")
+    assert (problem.field, problem.line, problem.message) == (
+        "people.alice.email",
+        3,
+        "is required",
+    )
 
 
 def test_invalid_yaml_gives_the_line() -> None:
@@ -129,8 +133,16 @@ def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
 def test_warnings_do_not_stop_loading() -> None:
     registry = load_registry(FIXTURES / "warnings_only.yaml")
     messages = [(w.system, w.field, w.message) for w in registry.warnings]
-    assert ("billing-router", "maintainer", "the maintainer 'alice' is also the operator") in messages
-    assert ("support-drafter", "maintainer", "the maintainer 'carol' is also the steward") in messages
+    assert (
+        "billing-router",
+        "maintainer",
+        "the maintainer 'alice' is also the operator",
+    ) in messages
+    assert (
+        "support-drafter",
+        "maintainer",
+        "the maintainer 'carol' is also the steward",
+    ) in messages
     assert any(s == "billing-router" and "no watch rule" in m for s, _, m in messages)
     assert all(w.severity == "warning" for w in registry.warnings)
 
