@@ -1,0 +1,40 @@
+"""Storage failure while taking an alert: nothing is posted and nothing half-stored, so the
+platform's redelivery of the same event is claimed normally."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from adapters.fake import InMemoryPlatform
+from bot.domain import MessageRef
+from bot.events import AlertSeen
+from bot.service import AccountabilityService
+from store.database import SqlStore
+
+EVENT = AlertSeen(
+    platform="slack",
+    channel="C0ALERTS1",
+    text="billing-router down",
+    event_id="Ev-storage",
+    message=MessageRef("slack", "C0ALERTS1", "1.0"),
+)
+
+
+async def test_failed_storage_raises_and_redelivery_is_claimed(
+    service: AccountabilityService, store: SqlStore, slack: InMemoryPlatform
+) -> None:
+    async with store.engine.begin() as conn:
+        await conn.execute(text("ALTER TABLE escalation_step RENAME TO escalation_step_gone"))
+    with pytest.raises(SQLAlchemyError):
+        await service.handle_alert(EVENT)
+    assert slack.sent == []
+    async with store.transaction() as repo:
+        assert await repo.open_alerts() == []  # the alert row was rolled back with the rest
+    async with store.engine.begin() as conn:
+        await conn.execute(text("ALTER TABLE escalation_step_gone RENAME TO escalation_step"))
+
+    again = await service.handle_alert(EVENT)  # the platform delivers it again
+    assert again.outcome == "claimed"
+    assert len(slack.posts("post")) == 1
