@@ -17,7 +17,9 @@ RESULTS = Path(__file__).resolve().parent / "results"
 PG_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1/test")
 
 
-def registry_yaml(systems: int, *, channels: int = 10, steps: Sequence[str] = ("10m", "30m")) -> str:
+def registry_yaml(
+    systems: int, *, channels: int = 10, steps: Sequence[str] = ("10m", "30m")
+) -> str:
     """A registry with `systems` systems spread over `channels` Slack channels."""
     lines = ["version: 1", "people:"]
     people = max(4, min(systems, 2000))
