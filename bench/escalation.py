@@ -1,5 +1,6 @@
 """Escalation under load: 10,000 open alerts whose steps fall due over 60 s (quick: 1,000 over
-20 s), in real time with the default 1 s tick. Measures lateness of each sent step (sent_at - due_at) and steps sent twice.
+20 s), in real time with the default 1 s tick. Measures lateness of each sent step
+(sent_at - due_at) and steps sent twice.
 SQLite with one replica; PostgreSQL with three replicas (separate processes, separate pools).
 
     python -m bench.escalation [--quick] [--backend sqlite|postgresql|both]
