@@ -33,12 +33,17 @@ def _unknown(registry: Registry, system: str) -> int:
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     """Run the bot."""
+    from adapters.scheduling import ScheduleError
     from adapters.server import serve
+    from store.lock import DatabaseInUse
 
     try:
         asyncio.run(serve(settings))
     except RegistryError as exc:
         print(f"cannot start: the ownership registry is broken\n{exc}", file=sys.stderr)
+        return 2
+    except (DatabaseInUse, ScheduleError) as exc:
+        print(f"cannot start: {exc}", file=sys.stderr)
         return 2
     return 0
 
@@ -151,6 +156,58 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_stale_scan(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the digests the stale-ownership scan would send now (nothing is sent)."""
+    if not args.dry_run:
+        print(
+            "stale-scan sends only from `serve`, on STALE_SCAN_CRON; "
+            "use `stale-scan --dry-run` to preview",
+            file=sys.stderr,
+        )
+        return 2
+    from adapters.scheduling import ScheduleError, period_of, stale_trigger
+    from adapters.server import build_app, build_runtime
+    from bot.stale import scan
+
+    async def run() -> str:
+        runtime = await build_runtime(settings)
+        try:
+            build_app(runtime)  # never started: it only lets each chat adapter add its platform
+            period = period_of(stale_trigger(settings), runtime.clock.now())
+            report = await scan(runtime.service, period=period, dry_run=True)
+        finally:
+            await runtime.store.close()
+        return report.text(runtime.registry)
+
+    try:
+        print(asyncio.run(run()))
+    except RegistryError as exc:
+        print(f"the ownership registry is broken\n{exc}", file=sys.stderr)
+        return 2
+    except ScheduleError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_teams_package(args: argparse.Namespace, settings: Settings) -> int:
+    """Write the Teams app package (zip) with the app id taken from TEAMS_APP_ID."""
+    from pathlib import Path
+
+    from adapters.teams.package import PackageError, build_package
+
+    if not settings.teams_app_id:
+        print("TEAMS_APP_ID is not set: export the bot's Microsoft App ID first", file=sys.stderr)
+        return 2
+    try:
+        build_package(app_id=settings.teams_app_id, output=Path(args.output))
+    except PackageError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(f"wrote {args.output}; upload it in Teams: Apps > Manage your apps > Upload an app")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser (every command is listed by --help)."""
     p = argparse.ArgumentParser(
@@ -177,6 +234,14 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("--system")
     export.add_argument("--format", choices=("json", "md"), default="md")
     export.set_defaults(run=cmd_audit)
+    scan = sub.add_parser("stale-scan", help="preview the stale-ownership digests")
+    scan.add_argument(
+        "--dry-run", action="store_true", help="print what would be sent; send nothing"
+    )
+    scan.set_defaults(run=cmd_stale_scan)
+    package = sub.add_parser("teams-package", help="write the Teams app zip (uses TEAMS_APP_ID)")
+    package.add_argument("--output", "-o", default="accountability-bot-teams.zip")
+    package.set_defaults(run=cmd_teams_package)
     return p
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
@@ -18,7 +20,10 @@ class Metrics:
             registry=r,
         )
         self.open_alerts = Gauge(
-            "accountability_open_alerts", "Alerts not yet resolved", registry=r
+            "accountability_open_alerts",
+            "Alerts not yet resolved, by system (read from the database at each scrape)",
+            ["system"],
+            registry=r,
         )
         self.escalations = Counter(
             "accountability_escalations_sent_total", "Escalation steps sent", registry=r
@@ -44,6 +49,30 @@ class Metrics:
             ["platform"],
             registry=r,
         )
+        for platform in ("slack", "teams"):
+            self.rate_limited.labels(platform)  # a zero is an answer; a missing series is not
+        self.stale_digests = Counter(
+            "accountability_stale_digests_total",
+            "Stale-ownership digests delivered",
+            registry=r,
+        )
+        self.registry_reloads = Counter(
+            "accountability_registry_reloads_total",
+            "Registry reloads, by result (applied or refused)",
+            ["result"],
+            registry=r,
+        )
+        for result in ("applied", "refused"):
+            self.registry_reloads.labels(result)
+
+    def set_open_alerts(self, counts: Mapping[str | None, int], *, systems: Iterable[str]) -> None:
+        """Replace the open-alert gauge: every known system (0 when none) plus `unowned`."""
+        self.open_alerts.clear()
+        for name in systems:
+            self.open_alerts.labels(name).set(0)
+        self.open_alerts.labels("unowned").set(0)
+        for system, count in counts.items():
+            self.open_alerts.labels(system or "unowned").set(count)
 
     # bot.ports.Observer
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from adapters import intake, scheduling
+from adapters import intake, reload, scheduling
 from adapters.actions import ActionRunner
 from adapters.fake import SystemClock
 from adapters.metrics import Metrics
@@ -24,6 +24,7 @@ from bot.ports import ChatPlatform, Clock
 from bot.registry import Registry, load_registry
 from bot.service import AccountabilityService
 from store.database import SqlStore, open_store, redacted
+from store.lock import lock_database
 
 log = logging.getLogger(__name__)
 RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime")
@@ -90,6 +91,12 @@ async def healthz(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     """Prometheus text format."""
     runtime = request.app[RUNTIME]
+    try:
+        async with runtime.store.transaction() as repo:
+            counts = await repo.open_alert_counts()
+        runtime.metrics.set_open_alerts(counts, systems=runtime.registry.systems)
+    except Exception:  # the rest of the metrics are still worth a scrape
+        log.warning("open alerts not counted: the database did not answer")
     body = generate_latest(runtime.metrics.registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
@@ -104,6 +111,7 @@ def build_app(runtime: Runtime) -> web.Application:
     teams_bot.mount(app, runtime)
     intake.mount(app, runtime)
     scheduling.mount(app, runtime)
+    reload.mount(app, runtime)
 
     async def close_store(_: web.Application) -> None:
         await runtime.store.close()
@@ -113,7 +121,19 @@ def build_app(runtime: Runtime) -> web.Application:
 
 
 async def serve(settings: Settings) -> None:
-    """Run until SIGTERM or SIGINT; in-flight requests finish, leased work is left to leases."""
+    """Run until SIGTERM or SIGINT; in-flight requests finish, leased work is left to leases.
+
+    On SQLite, raises DatabaseInUse when another process already serves the same file.
+    """
+    lock = lock_database(settings.database_url)
+    try:
+        await _serve(settings)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+async def _serve(settings: Settings) -> None:
     runtime = await build_runtime(settings)
     app = build_app(runtime)
     runner = web.AppRunner(app, handle_signals=False)

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     teams_app_password: SecretStr | None = None
     teams_app_tenant_id: str | None = None
     teams_app_type: str = "MultiTenant"
+    # Where Bot Framework publishes the keys that sign Teams requests (sovereign clouds, tests).
+    teams_openid_metadata_url: str | None = None
     alert_ingest_token: SecretStr | None = None
     escalation_tick: Duration = timedelta(seconds=1)
     stale_scan_cron: str = "0 9 * * mon"

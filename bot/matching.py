@@ -13,8 +13,21 @@ Status = Literal["firing", "resolved"]
 _RESOLVED = re.compile(
     r"^\W*(\[\s*resolved\b[^\]]*\]|resolved\b|recovered\b|\[ok\]|ok\b:?|✅)", re.IGNORECASE
 )
+# A priority tag some tools put before the status ("[P1] [Triggered on {env:prod}] …").
+_PRIORITY = re.compile(r"^\W*\[\s*p\d\s*\]\s*", re.IGNORECASE)
+_FIRING = re.compile(
+    r"^\W*(\[\s*(firing|alerting|triggered|re-?triggered|warn(ing)?|critical)\b[^\]]*\]"
+    r"|(firing|alerting|triggered|re-?triggered)\b)",
+    re.IGNORECASE,
+)
+# A status field on a line of its own ("Status: Resolved"), for posts whose first line is a
+# title without a status word (PagerDuty incident messages).
+_STATUS_LINE = re.compile(
+    r"^\W*(status|state)\W*:\W*(?P<status>\w+)\W*$", re.IGNORECASE | re.MULTILINE
+)
 _STATUS_WORDS = re.compile(
-    r"\[\s*(firing|resolved|alerting|ok|triggered|warn(ing)?|critical|recovered)(:\s*\d+)?\s*\]"
+    r"\[\s*(firing|resolved|alerting|ok|triggered|re-?triggered|warn(ing)?|critical|recovered)"
+    r"(:\s*\d+)?(\s+on\s+[^\]]*)?\s*\]"
     r"|^\W*(firing|resolved|alerting|triggered|recovered|re-?triggered)\b:?"
     r"|\b(is|has)\s+(firing|resolved|alerting|recovered|triggered)\b",
     re.IGNORECASE,
@@ -28,9 +41,18 @@ _VOLATILE = re.compile(
 
 
 def status_of(text: str) -> Status:
-    """Whether an alert post announces a problem or its end."""
+    """Whether an alert post announces a problem or its end: the leading status word of the
+    first line (after a priority tag), else a `Status: …` line, else firing."""
     first = text.strip().splitlines()[0] if text.strip() else ""
-    return "resolved" if _RESOLVED.search(first) else "firing"
+    first = _PRIORITY.sub("", first)
+    if _RESOLVED.search(first):
+        return "resolved"
+    if _FIRING.search(first):
+        return "firing"
+    found = _STATUS_LINE.search(text)
+    if found and found.group("status").lower() in ("resolved", "recovered", "ok", "closed"):
+        return "resolved"
+    return "firing"
 
 
 def fingerprint(text: str, *, system: str | None) -> str:

@@ -279,6 +279,37 @@ class Repository(Protocol):
         """Evidence in order, optionally for one system."""
         ...
 
+    # ---- schedules, stale ownership, replicas (issue 5) ----
+
+    async def claim_run(self, *, job: str, period: str, worker: str, at: datetime) -> bool:
+        """Record that `worker` runs `job` for `period`; False when a replica already did."""
+        ...
+
+    async def finish_run(self, *, job: str, period: str, at: datetime, summary: str) -> None:
+        """Record when and how a claimed run ended."""
+        ...
+
+    async def last_run(self, *, job: str, excluding: str | None = None) -> datetime | None:
+        """When the latest run of `job` started, leaving out the period `excluding`."""
+        ...
+
+    async def unowned_alerts(self, *, since: datetime | None) -> list[Alert]:
+        """Alerts no system matched, opened at or after `since` (all when None), oldest first."""
+        ...
+
+    async def open_alert_counts(self) -> dict[str | None, int]:
+        """Unresolved alerts per system (None: unowned)."""
+        ...
+
+    async def step_message(self, *, step_id: int) -> str | None:
+        """The id of the direct message already sent for a step, if one was recorded."""
+        ...
+
+    async def mark_step_direct(self, *, step_id: int, lease_token: str, message_id: str) -> bool:
+        """Remember a step's direct message while the lease is held, so a worker that takes
+        the step over after a crash does not send it again; False if the lease was lost."""
+        ...
+
 
 class Store(Protocol):
     """A source of transactions; the service decides where each one begins and ends."""

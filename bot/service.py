@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from bot import cards, render
+from bot import cards, render, stale
 from bot.cards import Card, Mention, Reply
 from bot.domain import Alert, AlertState, DueStep, MessageRef, StopRequest, UserRef
 from bot.escalation import plan_steps
@@ -339,6 +339,8 @@ class AccountabilityService:
     async def _send_step(self, step: DueStep) -> bool:
         async with self.store.transaction() as repo:
             alert = await repo.get_alert(alert_id=step.alert_id)
+            # A worker that died after the direct message left its id: not sent twice.
+            delivered = await repo.step_message(step_id=step.id)
         if alert is None:
             return False
         chat = self.platforms[alert.platform]
@@ -347,7 +349,9 @@ class AccountabilityService:
         thread_root = thread.thread_root if thread else None
         message: MessageRef | None = None
         reached = True
-        if person.user is not None:
+        if delivered is not None:
+            message = MessageRef(alert.platform, "", delivered)
+        elif person.user is not None:
             try:
                 message = await chat.direct(
                     user=person.user,
@@ -355,6 +359,10 @@ class AccountabilityService:
                         alert=alert, person=person, label=step.label, direct=True
                     ),
                 )
+                async with self.store.transaction() as repo:
+                    await repo.mark_step_direct(
+                        step_id=step.id, lease_token=step.lease_token, message_id=message.id
+                    )
             except PlatformError as exc:
                 log.warning("direct message to %s failed: %s", step.person, exc)
                 reached = False
@@ -408,6 +416,8 @@ class AccountabilityService:
             return await self._stop_click(event)
         if event.action == cards.ROLE_CONFIRM:
             return await self._role_confirm(event)
+        if event.action == cards.ROLE_HAND_OFF:
+            return await stale.role_hand_off(self, event)
         return Reply(render.notice("Unknown action", f"{event.action!r} is not a bot action."))
 
     async def _alert_click(self, event: ButtonClicked) -> Reply | None:

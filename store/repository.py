@@ -26,6 +26,7 @@ from bot.domain import (
 )
 from bot.evidence import entry_hash
 from bot.ports import StepView
+from store import schedule
 from store.tables import (
     AcknowledgementRow,
     AlertRow,
@@ -539,3 +540,54 @@ class SqlRepository:
         """Drop delivery ids older than any platform retries (housekeeping)."""
         result = await self.session.execute(delete(SEEN).where(SEEN.c.at < before))
         return _changed(result)
+
+    # ---- schedules, stale ownership, replicas (issue 5) ----
+
+    async def claim_run(self, *, job: str, period: str, worker: str, at: datetime) -> bool:
+        """Record that `worker` runs `job` for `period`; False when a replica already did."""
+        return await schedule.claim_run(self.session, job=job, period=period, worker=worker, at=at)
+
+    async def finish_run(self, *, job: str, period: str, at: datetime, summary: str) -> None:
+        """Record when and how a claimed run ended."""
+        await schedule.finish_run(self.session, job=job, period=period, at=at, summary=summary)
+
+    async def last_run(self, *, job: str, excluding: str | None = None) -> datetime | None:
+        """When the latest run of `job` started, leaving out the period `excluding`."""
+        return await schedule.last_run(self.session, job=job, excluding=excluding)
+
+    async def unowned_alerts(self, *, since: datetime | None) -> list[Alert]:
+        """Alerts no system matched, opened at or after `since` (all when None), oldest first."""
+        query = _alert_query().where(A.system.is_(None))
+        if since is not None:
+            query = query.where(A.opened_at >= since)
+        rows = await self.session.execute(query.order_by(A.opened_at, A.id))
+        return [_alert(r) for r in rows]
+
+    async def open_alert_counts(self) -> dict[str | None, int]:
+        """Unresolved alerts per system (None: unowned)."""
+        rows = await self.session.execute(
+            select(A.system, func.count())
+            .where(A.state != AlertState.RESOLVED.value)
+            .group_by(A.system)
+        )
+        return {system: int(count) for system, count in rows}
+
+    async def step_message(self, *, step_id: int) -> str | None:
+        """The id of the direct message already sent for a step, if one was recorded."""
+        found: str | None = (
+            await self.session.execute(select(S.message_id).where(S.id == step_id))
+        ).scalar_one_or_none()
+        return found
+
+    async def mark_step_direct(self, *, step_id: int, lease_token: str, message_id: str) -> bool:
+        """Remember a step's direct message while the lease is held; False if it was lost."""
+        result = await self.session.execute(
+            update(STEP)
+            .where(
+                S.id == step_id,
+                S.lease_token == lease_token,
+                S.state == StepState.PENDING.value,
+            )
+            .values(message_id=message_id)
+        )
+        return _changed(result) > 0

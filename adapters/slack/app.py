@@ -1,14 +1,386 @@
-"""Slack transport: see issue 3."""
+"""Slack transport: slack-bolt's AsyncApp on the shared aiohttp application.
+
+`POST /slack/events` takes events, slash commands and interactivity on one URL (HTTP mode,
+SLACK_BOT_TOKEN + SLACK_SIGNING_SECRET); SLACK_APP_TOKEN adds Socket Mode for a laptop with no
+public URL. Two promises shape this module:
+
+- An alert is acknowledged to Slack only after it is stored. Bolt runs with
+  `process_before_response=True`, so the HTTP answer (or the Socket Mode ack) is sent when the
+  message listener returns; the listener stores the alert first and answers 503 when storage
+  fails, so Slack delivers the event again. Posting the claim happens after the answer.
+- Clicks and commands are acknowledged at once (Slack allows 3 s); the work runs afterwards
+  and its answer goes out through chat.update, chat.postEphemeral or the response_url.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
+import json
+import logging
+import re
+from collections.abc import Coroutine, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
 
 from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
+from slack_sdk.signature import SignatureVerifier
+
+from adapters.slack import translate
+from adapters.slack.platform import SlackPlatform
+from adapters.slack.translate import ClickContext, Identity
+from bot import render
+from bot.cards import Card, Reply
+from bot.events import ButtonClicked
+from bot.matching import match_system
+from bot.ports import PlatformError
+from bot.registry import ChannelId
 
 if TYPE_CHECKING:
     from adapters.server import Runtime
 
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+
+
+class SlackAdapter:
+    """The Bolt app, its listeners, and the background work they start after acknowledging."""
+
+    def __init__(
+        self, *, runtime: Runtime, platform: SlackPlatform, signing_secret: str | None
+    ) -> None:
+        self.runtime = runtime
+        self.platform = platform
+        self.verifier = SignatureVerifier(signing_secret) if signing_secret else None
+        # Signatures are checked in `handle` (before any parsing); Socket Mode needs none.
+        self.bolt = AsyncApp(
+            client=platform.client,
+            process_before_response=True,
+            request_verification_enabled=False,
+            logger=logging.getLogger("slack_bolt"),
+        )
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._register()
+
+    # ---- HTTP -----------------------------------------------------------------------------------
+
+    async def handle(self, request: web.Request) -> web.Response:
+        """POST /slack/events: verify the signature, refuse malformed bodies, dispatch to Bolt."""
+        raw = await request.read()
+        if self.verifier is None or not self._signed(raw, request):
+            return web.json_response({"error": "invalid or missing Slack signature"}, status=401)
+        try:
+            payload = parse_body(raw, request.headers.get("Content-Type", ""))
+        except ValueError as exc:
+            return web.json_response({"error": f"malformed body: {exc}"}, status=400)
+        if reason := translate.check_payload(payload):
+            return web.json_response({"error": reason}, status=400)
+        retry = request.headers.get("X-Slack-Retry-Num")
+        if retry:
+            log.info(
+                "slack redelivery",
+                extra={
+                    "retry": retry,
+                    "reason": request.headers.get("X-Slack-Retry-Reason"),
+                    "event_id": payload.get("event_id"),
+                },
+            )
+        headers: dict[str, str | Sequence[str]] = {
+            k: v for k, v in request.headers.items() if not k.lower().startswith("x-slack-bolt-")
+        }
+        # Bolt is handed the parsed dict (as Socket Mode does) because its own form parser
+        # takes any body containing the word "payload" for an interaction, which would lose
+        # a command like `/who-owns payload-router`. The signature was verified above.
+        bolt_request = AsyncBoltRequest(body=payload, headers=headers, mode="socket_mode")
+        answer = await self.bolt.async_dispatch(bolt_request)
+        return await to_aiohttp_response(answer)
+
+    def _signed(self, raw: bytes, request: web.Request) -> bool:
+        assert self.verifier is not None
+        try:
+            return self.verifier.is_valid(
+                body=raw,
+                timestamp=request.headers.get("X-Slack-Request-Timestamp"),
+                signature=request.headers.get("X-Slack-Signature"),
+            )
+        except ValueError:  # a timestamp that is not a number
+            return False
+
+    # ---- listeners ------------------------------------------------------------------------------
+
+    def _register(self) -> None:
+        bolt = self.bolt
+
+        @bolt.event("message")
+        async def on_message(body: dict[str, Any], context: Any) -> BoltResponse | None:
+            return await self.take_message(body, self._identity(context))
+
+        @bolt.event(re.compile(".*"))
+        async def on_other_event() -> None:
+            """Subscribed events the bot does not use: acknowledge so Slack stops resending."""
+
+        @bolt.command(re.compile(".*"))
+        async def on_command(ack: Any, body: dict[str, Any]) -> None:
+            await ack()
+            self.spawn(self.answer_command(body), "slash command")
+
+        @bolt.action(translate.ACTION_PATTERN)
+        async def on_action(ack: Any, body: dict[str, Any]) -> None:
+            await ack()
+            parsed = translate.click_from_payload(body)
+            if parsed is not None:
+                self.spawn(self.answer_click(*parsed), "click")
+
+        @bolt.action(re.compile(".*"))
+        async def on_other_action(ack: Any) -> None:
+            await ack()
+
+    async def take_message(self, body: Mapping[str, Any], me: Identity) -> BoltResponse | None:
+        """Store the alert in a message event before Slack hears back; 503 when storage fails."""
+        watched = frozenset(
+            c.id for c in self.runtime.registry.watched() if c.platform == translate.PLATFORM
+        )
+        seen = translate.alert_from_event(body, me=me, watched=watched)
+        if seen is None:
+            return None
+        if translate.is_from_person(body) and seen.status != "resolved":
+            # People talk in alert channels too; a person's message is an alert only when it
+            # names a system. Integrations' posts that match nothing are unowned alerts.
+            channel = ChannelId(translate.PLATFORM, seen.channel)
+            if match_system(self.runtime.registry, channel=channel, text=seen.text) is None:
+                return None
+        try:
+            taken = await self.runtime.service.take_alert(seen)
+        except Exception:
+            log.exception(
+                "could not store a Slack alert; answering 503 so Slack delivers it again",
+                extra={"event_id": seen.event_id, "channel": seen.channel},
+            )
+            return BoltResponse(status=503, body='{"error": "storage unavailable, retry"}')
+        if taken.outcome not in ("duplicate", "ignored"):
+            self.spawn(self.runtime.service.publish(taken), f"publish {taken.outcome}")
+        return None
+
+    async def answer_command(self, body: Mapping[str, Any]) -> None:
+        """Run a slash command and answer through its response_url."""
+        given = translate.command_from_payload(body)
+        response_url = body.get("response_url")
+        channel, user = body.get("channel_id"), str(body.get("user_id"))
+        try:
+            reply = (
+                await self.runtime.service.command(given)
+                if given is not None
+                else Reply(render.help_card())
+            )
+        except Exception:
+            log.exception("slash command failed", extra={"command": body.get("command")})
+            reply = Reply(_failed())
+        await self._answer(
+            reply,
+            ClickContext(
+                user=user,
+                channel=channel if isinstance(channel, str) else None,
+                thread=None,
+                response_url=response_url if isinstance(response_url, str) else None,
+                ephemeral=True,
+            ),
+            prefer_response_url=True,
+        )
+
+    async def answer_click(self, click: ButtonClicked, where: ClickContext) -> None:
+        """Let the core handle a click and show its answer to the clicker."""
+        try:
+            reply = await self.runtime.service.click(click)
+        except Exception:
+            log.exception("click failed", extra={"action": click.action})
+            reply = Reply(_failed())
+        if reply is not None:
+            await self._answer(reply, where, prefer_response_url=where.ephemeral)
+
+    async def _answer(
+        self, reply: Reply, where: ClickContext, *, prefer_response_url: bool
+    ) -> None:
+        """Deliver a Reply: in place (response_url), to the channel, or to the asker only."""
+        card: Card = reply.card
+        try:
+            if reply.replace_original and where.response_url:
+                await self.platform.respond(
+                    response_url=where.response_url, card=card, replace_original=True
+                )
+            elif reply.public and where.channel:
+                await self.platform.post(channel=where.channel, card=card, thread=where.thread)
+            elif where.channel and not prefer_response_url:
+                await self.platform.post_ephemeral(
+                    channel=where.channel, user=where.user, card=card, thread=where.thread
+                )
+            elif where.response_url:
+                await self.platform.respond(
+                    response_url=where.response_url, card=card, ephemeral=not reply.public
+                )
+            else:
+                log.warning("no way to answer a Slack interaction; answer dropped")
+        except PlatformError as exc:
+            if where.response_url and not reply.replace_original:
+                log.warning("answer failed (%s); trying the response_url", exc)
+                await self.platform.respond(
+                    response_url=where.response_url, card=card, ephemeral=not reply.public
+                )
+            else:
+                raise
+
+    def _identity(self, context: Any) -> Identity:
+        """Who the bot is: Bolt's auth.test result, plus the workspace URL (for permalinks)
+        that Bolt does not keep; it is fetched at start-up and never on the request path."""
+        known = self.platform.known_identity()
+        if known is None:
+            self.spawn(self.learn_identity(), "auth.test")
+        return Identity(
+            user_id=getattr(context, "bot_user_id", None) or (known.user_id if known else None),
+            bot_id=getattr(context, "bot_id", None) or (known.bot_id if known else None),
+            url=known.url if known else None,
+        )
+
+    async def learn_identity(self) -> None:
+        """Ask auth.test once; a failure is logged and retried with the next event."""
+        try:
+            await self.platform.identity()
+        except PlatformError as exc:
+            log.warning("slack auth.test failed: %s", exc)
+
+    # ---- background work ------------------------------------------------------------------------
+
+    def spawn(self, work: Coroutine[Any, Any, None], what: str) -> None:
+        """Run work after Slack has its answer; failures are logged (leases retry claims)."""
+        task = asyncio.create_task(self._guard(work, what))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _guard(self, work: Coroutine[Any, Any, None], what: str) -> None:
+        try:
+            await work
+        except Exception:
+            log.exception("slack background work failed: %s", what)
+
+    async def drain(self, within: float | None = None) -> bool:
+        """Wait for background work (and the work it starts); False if some is still running
+        after `within` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = None if within is None else loop.time() + within
+        while self._tasks:
+            left = None if deadline is None else deadline - loop.time()
+            if left is not None and left <= 0:
+                return False
+            await asyncio.wait(set(self._tasks), timeout=left)
+        return True
+
+
+def _failed() -> Card:
+    return render.notice(
+        "Something went wrong",
+        "The bot could not finish this request; the error was logged. Try again in a moment.",
+        tone="warning",
+    )
+
+
+def parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
+    """A Slack request body as a dict: JSON (events), or a form (slash commands) whose
+    `payload` field, when present, is JSON (interactivity). ValueError when it is neither."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError("not UTF-8") from exc
+    if not text.strip():
+        raise ValueError("empty body")
+    if "json" in content_type.lower() or text.lstrip().startswith("{"):
+        parsed: object = json.loads(text)  # JSONDecodeError is a ValueError
+    else:
+        form = dict(parse_qsl(text, keep_blank_values=True, strict_parsing=True))
+        parsed = json.loads(form["payload"]) if "payload" in form else form
+    if not isinstance(parsed, dict):
+        raise ValueError("not a JSON object")
+    return parsed
+
+
+SLACK = web.AppKey("slack", SlackAdapter)
+
 
 def mount(app: web.Application, runtime: Runtime) -> None:
-    """Register `POST /slack/events` when Slack credentials are set."""
+    """Register `POST /slack/events` when SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are set, and
+    Socket Mode when SLACK_APP_TOKEN is set; add the Slack platform to the runtime."""
+    settings = runtime.settings
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    secret = (
+        settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    )
+    app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
+    if not token:
+        if secret or app_token:
+            log.warning("SLACK_BOT_TOKEN is not set; Slack stays off")
+        return
+    platform = SlackPlatform(
+        token=token,
+        base_url=settings.slack_api_url,
+        on_rate_limited=lambda: runtime.metrics.rate_limited.labels("slack").inc(),
+    )
+    runtime.platforms[platform.name] = platform
+    adapter = SlackAdapter(runtime=runtime, platform=platform, signing_secret=secret)
+    app[SLACK] = adapter
+    if secret:
+        app.router.add_post(EVENTS_PATH, adapter.handle)
+    if app_token:
+        _socket_mode(app, adapter, app_token)
+    if not secret and not app_token:
+        log.warning(
+            "Slack can post but hears nothing: set SLACK_SIGNING_SECRET (HTTP) or "
+            "SLACK_APP_TOKEN (Socket Mode)"
+        )
+
+    async def start(_: web.Application) -> None:
+        # Bounded: a Slack outage at boot must not keep the HTTP server from starting.
+        try:
+            await asyncio.wait_for(adapter.learn_identity(), 5)
+        except TimeoutError:
+            log.warning("slack auth.test did not answer at start-up; will ask again later")
+
+    app.on_startup.append(start)
+
+    async def finish(_: web.Application) -> None:
+        if not await adapter.drain(within=10):
+            log.warning("slack background work still running at shutdown; leases will retry it")
+
+    app.on_shutdown.append(finish)
+    log.info("slack mounted", extra={"http": bool(secret), "socket_mode": bool(app_token)})
+
+
+def _socket_mode(app: web.Application, adapter: SlackAdapter, app_token: str) -> None:
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    handler = AsyncSocketModeHandler(adapter.bolt, app_token, web_client=adapter.platform.client)
+    connecting: list[asyncio.Task[None]] = []
+
+    async def connect() -> None:
+        delay = 1.0
+        while True:
+            try:
+                await handler.connect_async()  # type: ignore[no-untyped-call]
+                log.info("slack socket mode connected")
+                return
+            except Exception as exc:  # keep serving HTTP; Slack may be unreachable for a while
+                log.warning("slack socket mode connect failed (%s); retrying in %.0fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 60.0)
+
+    async def start(_: web.Application) -> None:
+        connecting.append(asyncio.create_task(connect()))
+
+    async def stop(_: web.Application) -> None:
+        for task in connecting:
+            task.cancel()
+        await handler.close_async()  # type: ignore[no-untyped-call]
+
+    app.on_startup.append(start)
+    app.on_shutdown.append(stop)

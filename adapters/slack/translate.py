@@ -1,0 +1,497 @@
+"""Pure converters between Slack payloads and the core's neutral events and cards.
+
+Nothing here does I/O: inbound, a Slack payload (already signature-checked) becomes an
+AlertSeen, ButtonClicked or CommandGiven, or None when it is not for us; outbound, a neutral
+Card becomes Block Kit plus the plain `text` Slack uses for notifications and fallbacks.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, cast
+
+from bot.cards import Button, Card, Inline, Line, Mention
+from bot.domain import MessageRef, UserRef
+from bot.events import AlertSeen, ButtonClicked, Command, CommandGiven
+from bot.matching import status_of
+
+PLATFORM = "slack"
+
+# Every action id the bot puts on a card (bot.cards: alert.ack, stop.confirm, role.confirm, …);
+# a `#n` suffix keeps ids unique within one block when a card repeats an action.
+ACTION_PATTERN = re.compile(r"^(?:alert|stop|role)\.[a-z_]+(?:#\d+)?$")
+PICK_BLOCK = "pick|"  # block_id prefix carrying the value of a user picker (users_select has none)
+BUTTONS_BLOCK = "actions"
+
+COMMANDS: tuple[Command, ...] = ("who-owns", "stop", "resume", "help")
+
+# Message subtypes that are someone posting; everything else (joins, topic changes, deletions)
+# is housekeeping. `message_changed` is handled apart: only a change to "resolved" counts.
+POSTED_SUBTYPES = frozenset({None, "bot_message", "file_share"})
+
+_TONE_EMOJI = {"alert": ":rotating_light: ", "warning": ":warning: ", "ok": ":white_check_mark: "}
+_SECTION_LIMIT = 3000
+_FIELD_LIMIT = 2000
+_TEXT_LIMIT = 3000
+
+
+class PayloadError(ValueError):
+    """A signed payload that is not shaped like anything Slack sends: answer 400."""
+
+
+# ---- small helpers ----------------------------------------------------------------------
+
+
+def _dict(value: object) -> dict[str, Any]:
+    return cast(dict[str, Any], value) if isinstance(value, dict) else {}
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def escape(text: str) -> str:
+    """Escape the three characters Slack's mrkdwn treats as control characters."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_LINK = re.compile(r"<([^<>|]*)(?:\|([^<>]*))?>")
+_LEADING_EMOJI = re.compile(r"^\s*(?::[a-z0-9_+'-]+:\s*)+", re.IGNORECASE)
+
+
+def _link_text(match: re.Match[str]) -> str:
+    target, label = match.group(1), match.group(2)
+    if target.startswith("!"):
+        # <!here>, <!channel>: noise for matching; <!date^…|fallback>, <!subteam^…|@x>: label
+        return label or ""
+    return label or target
+
+
+def plain(text: str) -> str:
+    """Slack mrkdwn as plain text: links to their labels, broadcasts dropped, entities decoded,
+    a leading emoji shortcode removed (status words often follow one)."""
+    out = _LINK.sub(_link_text, text)
+    out = html.unescape(out)
+    return "\n".join(_LEADING_EMOJI.sub("", line).rstrip() for line in out.splitlines())
+
+
+# ---- inbound: alert messages -------------------------------------------------------------
+
+
+def _text_object(value: object) -> str | None:
+    obj = _dict(value)
+    return _str(obj.get("text"))
+
+
+def _rich_text(elements: Iterable[Any]) -> Iterator[str]:
+    """Flatten rich_text elements (sections, lists, quotes, preformatted) into lines."""
+    for element in elements:
+        el = _dict(element)
+        kind = el.get("type")
+        if kind in ("rich_text_section", "rich_text_preformatted", "rich_text_quote"):
+            parts: list[str] = []
+            for leaf in _list(el.get("elements")):
+                leaf_d = _dict(leaf)
+                leaf_kind = leaf_d.get("type")
+                if leaf_kind == "text" or leaf_kind == "link":
+                    parts.append(str(leaf_d.get("text") or leaf_d.get("url") or ""))
+                elif leaf_kind == "user":
+                    parts.append(f"@{leaf_d.get('user_id', '')}")
+                elif leaf_kind == "channel":
+                    parts.append(f"#{leaf_d.get('channel_id', '')}")
+                elif leaf_kind == "emoji":
+                    continue
+            yield "".join(parts)
+        elif kind == "rich_text_list":
+            yield from _rich_text(_list(el.get("elements")))
+
+
+def _block_lines(blocks: Iterable[Any]) -> Iterator[str]:
+    for block in blocks:
+        b = _dict(block)
+        kind = b.get("type")
+        if kind in ("header", "section"):
+            if text := _text_object(b.get("text")):
+                yield text
+            for field in _list(b.get("fields")):
+                if text := _text_object(field):
+                    # "*Status:*\nResolved" reads as one "label: value" line
+                    yield " ".join(text.split("\n"))
+        elif kind == "context":
+            texts = [t for e in _list(b.get("elements")) if (t := _text_object(e))]
+            if texts:
+                yield " | ".join(texts)
+        elif kind == "rich_text":
+            yield from _rich_text(_list(b.get("elements")))
+
+
+def _attachment_lines(attachment: Mapping[str, Any]) -> Iterator[str]:
+    before = 0
+    for key in ("pretext", "title", "text"):
+        if text := _str(attachment.get(key)):
+            before += 1
+            yield text
+    for field in _list(attachment.get("fields")):
+        f = _dict(field)
+        title, value = _str(f.get("title")), _str(f.get("value"))
+        if title and value:
+            yield f"{title}: {value}"
+        elif title or value:
+            yield title or value or ""
+    blocks = list(_block_lines(_list(attachment.get("blocks"))))
+    yield from blocks
+    if not before and not blocks and (fallback := _str(attachment.get("fallback"))):
+        yield fallback
+
+
+def message_text(message: Mapping[str, Any]) -> str:
+    """Everything a reader sees in a Slack message, as plain lines: `text`, then attachments
+    (pretext, title, text, fields, their blocks), then blocks. Monitoring integrations put
+    their words in attachments or blocks and often leave `text` empty or a fallback copy."""
+    raw: list[str] = []
+    if text := _str(message.get("text")):
+        raw.append(text)
+    for attachment in _list(message.get("attachments")):
+        raw.extend(_attachment_lines(_dict(attachment)))
+    raw.extend(_block_lines(_list(message.get("blocks"))))
+    lines: list[str] = []
+    seen: set[str] = set()
+    for chunk in raw:
+        for line in plain(chunk).splitlines():
+            key = " ".join(line.split()).lower()
+            if not key:
+                if lines and lines[-1]:
+                    lines.append("")
+                continue
+            if key in seen:
+                continue
+            seen.add(key)
+            lines.append(line)
+    return "\n".join(lines).strip()
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who the bot is in this workspace (from auth.test), to ignore its own posts."""
+
+    user_id: str | None = None
+    bot_id: str | None = None
+    url: str | None = None
+
+
+def permalink(base_url: str | None, channel: str, ts: str) -> str | None:
+    """Slack's permalink form for a top-level message, from the workspace URL of auth.test."""
+    if not base_url or not re.fullmatch(r"\d+\.\d+", ts):
+        return None
+    return f"{base_url.rstrip('/')}/archives/{channel}/p{ts.replace('.', '')}"
+
+
+def _is_own(message: Mapping[str, Any], me: Identity) -> bool:
+    if me.bot_id and message.get("bot_id") == me.bot_id:
+        return True
+    return bool(me.user_id and message.get("user") == me.user_id)
+
+
+def alert_from_event(
+    body: Mapping[str, Any],
+    *,
+    me: Identity,
+    watched: frozenset[str],
+) -> AlertSeen | None:
+    """The alert in an Events API `message` callback, or None when it is not one: not in a
+    watched channel, a thread reply, housekeeping, the bot's own post, or an edit that does
+    not announce a resolution."""
+    event = _dict(body.get("event"))
+    event_id = _str(body.get("event_id"))
+    channel = _str(event.get("channel"))
+    if event.get("type") != "message" or event_id is None or channel is None:
+        return None
+    if channel not in watched:
+        return None
+    subtype = event.get("subtype")
+    edited = subtype == "message_changed"
+    message = _dict(event.get("message")) if edited else dict(event)
+    if not edited and subtype not in POSTED_SUBTYPES:
+        return None
+    if edited and message.get("subtype") not in POSTED_SUBTYPES:
+        return None
+    ts = _str(message.get("ts"))
+    if ts is None or _is_own(message, me):
+        return None
+    thread_ts = _str(message.get("thread_ts"))
+    if thread_ts and thread_ts != ts:
+        return None  # talk in a thread, including under the bot's own claims
+    text = message_text(message)
+    if not text:
+        return None
+    status = status_of(text)
+    if edited and status != "resolved":
+        return None  # integrations edit their post as an incident moves; only the end counts
+    return AlertSeen(
+        platform=PLATFORM,
+        channel=channel,
+        text=text,
+        event_id=event_id,
+        title=text.splitlines()[0].strip(" *_~`")[:200] or None,
+        message=MessageRef(PLATFORM, channel, ts),
+        status="resolved" if edited else None,
+        link=permalink(me.url, channel, ts),
+    )
+
+
+def is_from_person(body: Mapping[str, Any]) -> bool:
+    """True when a message event was typed by a person rather than posted by an integration."""
+    event = _dict(body.get("event"))
+    message = _dict(event.get("message")) if event.get("subtype") == "message_changed" else event
+    return not (message.get("bot_id") or message.get("subtype") == "bot_message")
+
+
+# ---- inbound: clicks and commands ---------------------------------------------------------
+
+
+def base_action(action_id: str) -> str:
+    """An action id without the uniqueness suffix added for repeated buttons."""
+    return action_id.split("#", 1)[0]
+
+
+@dataclass(frozen=True)
+class ClickContext:
+    """Where a click came from, for the answer: channel, thread, clicker, response_url."""
+
+    user: str
+    channel: str | None
+    thread: str | None
+    response_url: str | None
+    ephemeral: bool
+
+
+def click_from_payload(body: Mapping[str, Any]) -> tuple[ButtonClicked, ClickContext] | None:
+    """A block_actions payload as a ButtonClicked (first action only) and its context."""
+    if body.get("type") != "block_actions":
+        return None
+    user = _str(_dict(body.get("user")).get("id"))
+    actions = _list(body.get("actions"))
+    if user is None or not actions:
+        return None
+    action = _dict(actions[0])
+    action_id = _str(action.get("action_id"))
+    if action_id is None:
+        return None
+    target: UserRef | None = None
+    if action.get("type") == "users_select":
+        picked = _str(action.get("selected_user"))
+        target = UserRef(PLATFORM, picked) if picked else None
+        block_id = _str(action.get("block_id")) or ""
+        value = block_id.removeprefix(PICK_BLOCK) if block_id.startswith(PICK_BLOCK) else ""
+    else:
+        value = _str(action.get("value")) or ""
+    container = _dict(body.get("container"))
+    channel = _str(_dict(body.get("channel")).get("id")) or _str(container.get("channel_id"))
+    message = _dict(body.get("message"))
+    ephemeral = bool(container.get("is_ephemeral")) or not message
+    ref: MessageRef | None = None
+    thread: str | None = None
+    if message and channel and (ts := _str(message.get("ts"))):
+        thread = _str(message.get("thread_ts")) or ts
+        ref = MessageRef(PLATFORM, channel, ts, _str(message.get("thread_ts")))
+    click = ButtonClicked(
+        user=UserRef(PLATFORM, user),
+        action=base_action(action_id),
+        value=value,
+        message=ref,
+        target=target,
+    )
+    return click, ClickContext(user, channel, thread, _str(body.get("response_url")), ephemeral)
+
+
+def command_name(slash: str) -> Command | None:
+    """`/who-owns` -> "who-owns". A prefixed name (`/ab-stop`) works too, for workspaces where
+    another app already owns `/stop`."""
+    name = slash.strip().lstrip("/").lower()
+    for command in COMMANDS:
+        if name == command or name.endswith(("-" + command, "_" + command)):
+            return command
+    return None
+
+
+def command_from_payload(body: Mapping[str, Any]) -> CommandGiven | None:
+    """A slash-command form as a CommandGiven; None for a command the bot does not know."""
+    command = command_name(str(body.get("command") or ""))
+    user = _str(body.get("user_id"))
+    if command is None or user is None:
+        return None
+    return CommandGiven(
+        user=UserRef(PLATFORM, user),
+        command=command,
+        args=plain(str(body.get("text") or "")).strip(),
+        channel=_str(body.get("channel_id")),
+    )
+
+
+def check_payload(body: Mapping[str, Any]) -> str | None:
+    """Why a signed payload cannot be handled (answer 400), or None when it is well formed.
+
+    Bolt trusts the shape of what it parses; a signed but malformed body must be refused
+    here, before any listener runs, rather than surface as a 500.
+    """
+    kind = body.get("type")
+    if "command" in body:
+        for key in ("command", "user_id", "team_id"):
+            if not isinstance(body.get(key), str) or not body.get(key):
+                return f"slash command without {key}"
+        if "response_url" in body and not isinstance(body["response_url"], str):
+            return "response_url is not a string"
+        return None
+    if kind == "url_verification":
+        return None if isinstance(body.get("challenge"), str) else "challenge missing"
+    if kind == "ssl_check" or body.get("ssl_check"):
+        return None
+    if kind == "event_callback":
+        event = body.get("event")
+        if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+            return "event_callback without an event object"
+        if not isinstance(body.get("event_id"), str):
+            return "event_callback without event_id"
+        if "message" in event and not isinstance(event["message"], dict):
+            return "message_changed without a message object"
+        for key in ("attachments", "blocks"):
+            for holder in (event, event.get("message") or {}):
+                if key in holder and not isinstance(holder[key], list):
+                    return f"{key} is not a list"
+        return None
+    if kind == "block_actions":
+        user = body.get("user")
+        actions = body.get("actions")
+        if not isinstance(user, dict) or not isinstance(user.get("id"), str):
+            return "block_actions without a user"
+        if (
+            not isinstance(actions, list)
+            or not actions
+            or not all(isinstance(a, dict) and isinstance(a.get("action_id"), str) for a in actions)
+        ):
+            return "block_actions without actions"
+        for key in ("container", "channel", "message"):
+            if key in body and not isinstance(body[key], dict):
+                return f"{key} is not an object"
+        return None
+    if isinstance(kind, str):
+        return None  # other interactivity (view_submission, shortcuts): Bolt answers 404
+    return "not a Slack event, command or interaction payload"
+
+
+# ---- outbound: cards to Block Kit ----------------------------------------------------------
+
+
+def _inline(part: Inline) -> str:
+    if isinstance(part, Mention):
+        return f"<@{part.user.id}>" if part.user is not None else escape(part.name)
+    return escape(part)
+
+
+def mrkdwn(line: Line) -> str:
+    """One card line as mrkdwn: text escaped, mentions as `<@U…>`."""
+    return "".join(_inline(p) for p in line)
+
+
+def _plain_text(text: str, limit: int = 75) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text[:limit] or " ", "emoji": True}
+
+
+def _button(button: Button, action_id: str) -> dict[str, Any]:
+    if button.picks_user:
+        return {
+            "type": "users_select",
+            "action_id": action_id,
+            "placeholder": _plain_text(button.label, 150),
+        }
+    element: dict[str, Any] = {
+        "type": "button",
+        "action_id": action_id,
+        "text": _plain_text(button.label),
+        "value": button.value[:2000],
+    }
+    if button.style != "default":
+        element["style"] = button.style
+    return element
+
+
+def _action_blocks(buttons: tuple[Button, ...]) -> list[dict[str, Any]]:
+    """One actions row per button value (a digest offers "Still mine" / "Hand off" per role),
+    in order. A row with a user picker carries the value in its block id."""
+    rows: dict[str, list[Button]] = {}
+    for b in buttons:
+        rows.setdefault(b.value, []).append(b)
+    blocks: list[dict[str, Any]] = []
+    for n, (value, row) in enumerate(rows.items()):
+        used: dict[str, int] = {}
+        elements = []
+        for b in row:
+            used[b.action] = used.get(b.action, 0) + 1
+            action_id = b.action if used[b.action] == 1 else f"{b.action}#{used[b.action]}"
+            elements.append(_button(b, action_id))
+        picks = any(b.picks_user for b in row)
+        block_id = f"{PICK_BLOCK}{value}" if picks else f"{BUTTONS_BLOCK}|{n}"
+        blocks.append({"type": "actions", "block_id": block_id[:255], "elements": elements})
+    return blocks
+
+
+def card_blocks(card: Card) -> list[dict[str, Any]]:
+    """A neutral card as Block Kit: title, lines (mentions as `<@U…>`), fields, a link to the
+    alert, and buttons with the card's stable action ids (a user picker for hand-offs)."""
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "section",
+            "text": {
+                "type": "mrkdwn",
+                "text": f"{_TONE_EMOJI.get(card.tone, '')}*{escape(card.title)}*"[:_SECTION_LIMIT],
+            },
+        }
+    ]
+    chunk: list[str] = []
+    size = 0
+    for line in card.lines:
+        text = mrkdwn(line)
+        if chunk and size + len(text) + 1 > _SECTION_LIMIT:
+            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(chunk)}})
+            chunk, size = [], 0
+        chunk.append(text[:_SECTION_LIMIT])
+        size += len(text) + 1
+    if chunk:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(chunk)}})
+    fields = [
+        {"type": "mrkdwn", "text": f"*{escape(k)}*\n{escape(v)}"[:_FIELD_LIMIT]}
+        for k, v in card.fields
+    ]
+    for start in range(0, len(fields), 10):
+        blocks.append({"type": "section", "fields": fields[start : start + 10]})
+    if card.link:
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": f"<{card.link}|View the alert>"}],
+            }
+        )
+    blocks.extend(_action_blocks(card.buttons))
+    return blocks
+
+
+def card_text(card: Card) -> str:
+    """The plain `text` of a message: what notifications and screen readers show. Mentions
+    stay `<@U…>` so the named person is notified."""
+    parts = [escape(card.title)]
+    if card.lines:
+        parts.append(mrkdwn(card.lines[0]))
+    return "\n".join(parts)[:_TEXT_LIMIT]
+
+
+def message_args(card: Card) -> dict[str, Any]:
+    """`text` and `blocks` for chat.postMessage, chat.update, chat.postEphemeral and
+    response_url answers."""
+    return {"text": card_text(card), "blocks": card_blocks(card)}

@@ -1,0 +1,482 @@
+"""The stale-ownership scan: platform-free, run on a schedule by exactly one replica per period.
+
+It looks for four things: role holders the platform reports deactivated or does not know,
+roles not re-confirmed within the system's `review_every`, alerts still unacknowledged after
+their last escalation step, and alerts no system claimed since the previous run. Each person
+then gets one digest with Confirm ("still mine") and Hand off buttons. Findings about someone
+who is gone go to the system's steward, and to the registry's admins when the steward is the
+one who is gone.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Literal
+
+from bot import cards, render
+from bot.cards import Button, Card, Line, Reply
+from bot.domain import AlertState, StepState, UserRef
+from bot.events import ButtonClicked
+from bot.ports import PlatformError
+from bot.registry import Registry, SystemView, format_duration
+
+if TYPE_CHECKING:
+    from bot.service import AccountabilityService
+
+log = logging.getLogger(__name__)
+
+JOB = "stale-scan"
+BOT = "accountability-bot"
+MAX_BUTTONS = 24  # Slack allows 25 elements per actions block; Teams cards get long beyond it
+MAX_LISTED = 20
+
+Kind = Literal["deactivated", "unknown", "unconfirmed", "unacknowledged", "unowned"]
+Standing = Literal["ok", "deactivated", "unknown", "unsure"]
+ORPHANED: frozenset[str] = frozenset({"deactivated", "unknown"})
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing the scan found; `holder` is the person it is about (role holder, alert holder)."""
+
+    kind: Kind
+    text: str
+    system: str | None = None
+    role: str | None = None
+    holder: str | None = None
+    alert_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Digest:
+    """What one person is sent in one run."""
+
+    person: str
+    card: Card
+    findings: tuple[Finding, ...]
+
+
+@dataclass
+class ScanReport:
+    """What a run found and did; `ran` is False when another replica had this period."""
+
+    period: str
+    dry_run: bool
+    ran: bool = True
+    platforms: tuple[str, ...] = ()
+    digests: list[Digest] = field(default_factory=list)
+    delivered: dict[str, str] = field(default_factory=dict)
+    undelivered: list[str] = field(default_factory=list)
+    unrouted: list[Finding] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line for logs and the job record."""
+        if not self.ran:
+            return f"period {self.period} already run by another replica"
+        return (
+            f"{len(self.digests)} digests, {len(self.delivered)} delivered, "
+            f"{len(self.undelivered)} undelivered, "
+            f"{len(self.unrouted)} findings with nobody to tell"
+        )
+
+    def text(self, registry: Registry) -> str:
+        """The report as `stale-scan --dry-run` prints it."""
+        verb = "would be sent" if self.dry_run else "sent"
+        out = [
+            f"Stale-ownership scan for period {self.period}"
+            + (" (dry run)" if self.dry_run else "")
+        ]
+        if self.platforms:
+            out.append(
+                f"Chat platforms: {', '.join(self.platforms)} (holders are checked on the "
+                "platforms of each system's channels)"
+            )
+        else:
+            out.append(
+                "No chat platform configured: deactivated or unknown holders were not checked."
+            )
+        out.append(f"{len(self.digests)} digest(s) {verb}.")
+        for d in self.digests:
+            person = registry.people.get(d.person)
+            out += ["", f"--- to {person.name if person else d.person} ({d.person}) ---"]
+            out.append(d.card.plain_text())
+            if d.card.buttons:
+                out.append("[" + "] [".join(b.label for b in d.card.buttons) + "]")
+        if self.unrouted:
+            out += ["", "--- nobody to tell (no steward or admin can be reached) ---"]
+            out += [f"- {f.text}" for f in self.unrouted]
+        return "\n".join(out)
+
+
+def _role(role: str) -> str:
+    return role.replace("_", " ")
+
+
+def _platforms_for(service: AccountabilityService, system: SystemView) -> list[str]:
+    """Where a system's people must be reachable: the configured platforms of its channels
+    (every configured platform for a system that lists no channel)."""
+    if system.channels:
+        return sorted({c.platform for c in system.channels if c.platform in service.platforms})
+    return sorted(service.platforms)
+
+
+async def _standing(service: AccountabilityService, person: str, platform: str) -> Standing:
+    """Whether the platform knows this person and says they are active."""
+    spec = service.registry.people.get(person)
+    if spec is None:
+        return "unknown"
+    chat = service.platforms[platform]
+    static = getattr(spec, platform, None) if platform in ("slack", "teams") else None
+    try:
+        user = UserRef(platform, static) if static else await chat.find_user(email=spec.email)
+        if user is None:
+            return "unknown"
+        active = await chat.user_active(user=user)
+    except PlatformError as exc:
+        # A platform that cannot answer today must not make someone look gone.
+        log.warning("could not check %s on %s: %s", person, platform, exc)
+        return "unsure"
+    return "deactivated" if active is False else "ok"
+
+
+async def find(
+    service: AccountabilityService, *, now: datetime, since: datetime | None
+) -> list[Finding]:
+    """Everything stale right now. Reads the store first, then asks the platforms."""
+    registry = service.registry
+    async with service.store.transaction() as repo:
+        confirmations = {sid: await repo.confirmations(system=sid) for sid in registry.systems}
+        waiting = [a for a in await repo.open_alerts() if a.state == AlertState.OPEN and a.system]
+        steps = {a.id: await repo.steps(alert_id=a.id) for a in waiting}
+        unowned = await repo.unowned_alerts(since=since)
+
+    findings: list[Finding] = []
+    standing: dict[tuple[str, str], Standing] = {}
+    for system in registry.systems.values():
+        for role, person in system.roles().items():
+            gone: tuple[Standing, str] | None = None
+            for platform in _platforms_for(service, system):
+                key = (person, platform)
+                if key not in standing:
+                    standing[key] = await _standing(service, person, platform)
+                if standing[key] in ORPHANED:
+                    gone = (standing[key], platform)
+                    break
+            name = service.people.name(person)
+            if gone is not None:
+                state = "is deactivated" if gone[0] == "deactivated" else "is not found"
+                findings.append(
+                    Finding(
+                        "deactivated" if gone[0] == "deactivated" else "unknown",
+                        f"{name}, {_role(role)} of {system.id}, {state} on {gone[1]}",
+                        system.id,
+                        role,
+                        person,
+                    )
+                )
+                continue
+            confirmed = confirmations[system.id].get(role)
+            if confirmed is None or confirmed[0] != person:
+                why = "never confirmed"
+            elif now - confirmed[1] > system.review_every:
+                why = (
+                    f"last confirmed {render.when(confirmed[1])}, "
+                    f"review every {format_duration(system.review_every)}"
+                )
+            else:
+                continue
+            findings.append(
+                Finding(
+                    "unconfirmed", f"{_role(role)} of {system.id}: {why}", system.id, role, person
+                )
+            )
+
+    for alert in waiting:
+        pending = [s for s in steps[alert.id] if s.state == StepState.PENDING]
+        last_due = max((s.due_at for s in steps[alert.id]), default=alert.opened_at)
+        if pending or last_due > now:
+            continue
+        findings.append(
+            Finding(
+                "unacknowledged",
+                f"{alert.system}: alert #{alert.id} {alert.title!r}, open since "
+                f"{render.when(alert.opened_at)}, held by {service.people.name(alert.holder)}, "
+                "unacknowledged after its last escalation step",
+                alert.system,
+                None,
+                alert.holder,
+                alert.id,
+            )
+        )
+
+    for alert in unowned:
+        if alert.opened_at >= now:  # half-open periods: the next run reports it, once
+            continue
+        held = f", held by fallback {service.people.name(alert.holder)}" if alert.holder else ""
+        findings.append(
+            Finding(
+                "unowned",
+                f"{alert.platform}:{alert.channel}: alert #{alert.id} {alert.title!r} at "
+                f"{render.when(alert.opened_at)} matched no system{held}",
+                None,
+                None,
+                alert.holder,
+                alert.id,
+            )
+        )
+    return findings
+
+
+def route(
+    registry: Registry, findings: Sequence[Finding]
+) -> tuple[dict[str, list[Finding]], list[Finding]]:
+    """Who is told what: a role holder confirms their own roles; what is about someone gone,
+    and alerts stuck at the end of their map, go to the steward; an orphaned steward, and
+    alerts no system claimed, go to the admins. Returns (person -> findings, nobody to tell)."""
+    gone = {f.holder for f in findings if f.kind in ORPHANED and f.holder}
+    admins = [a for a in registry.admins if a not in gone]
+
+    def steward_or_admins(system_id: str | None) -> list[str]:
+        system = registry.system(system_id) if system_id else None
+        if system is not None and system.steward not in gone:
+            return [system.steward]
+        return admins
+
+    routed: dict[str, list[Finding]] = defaultdict(list)
+    unrouted: list[Finding] = []
+    for f in findings:
+        if f.kind == "unconfirmed" and f.holder:
+            to = [f.holder]
+        elif f.kind == "unowned":
+            to = admins
+        else:
+            to = steward_or_admins(f.system)
+        for person in to:
+            routed[person].append(f)
+        if not to:
+            unrouted.append(f)
+    return dict(routed), unrouted
+
+
+def _section(title: str, items: Iterable[Finding]) -> list[Line]:
+    listed = list(items)
+    if not listed:
+        return []
+    lines: list[Line] = [(title,)]
+    lines += [(f"• {f.text}",) for f in listed[:MAX_LISTED]]
+    if len(listed) > MAX_LISTED:
+        lines.append((f"• and {len(listed) - MAX_LISTED} more",))
+    return lines
+
+
+def digest_card(person: str, findings: Sequence[Finding], *, name: str) -> Card:
+    """One person's digest: what needs them, with Confirm / Hand off buttons per role."""
+    mine = [f for f in findings if f.kind == "unconfirmed" and f.holder == person]
+    gone = [f for f in findings if f.kind in ORPHANED]
+    stuck = [f for f in findings if f.kind == "unacknowledged"]
+    unowned = [f for f in findings if f.kind == "unowned"]
+    lines: list[Line] = [(f"Hello {name}: the ownership check needs you on what follows.",)]
+    lines += _section(
+        "Roles you hold that need re-confirming (Still mine, or Hand off to a named person):", mine
+    )
+    lines += _section("Role holders who are gone: hand these roles to a named person:", gone)
+    lines += _section("Alerts unacknowledged after their last escalation step:", stuck)
+    lines += _section(
+        "Alerts no system claimed since the last check (add a system or a fallback owner to "
+        "the registry):",
+        unowned,
+    )
+    buttons: list[Button] = []
+    for f in mine + gone:
+        assert f.system is not None and f.role is not None
+        value = f"{f.system}:{f.role}"
+        if f in mine:
+            buttons.append(
+                Button(
+                    cards.ROLE_CONFIRM, f"Still mine: {f.system} {_role(f.role)}", value, "primary"
+                )
+            )
+        buttons.append(
+            Button(
+                cards.ROLE_HAND_OFF,
+                f"Hand off: {f.system} {_role(f.role)}",
+                value,
+                picks_user=True,
+            )
+        )
+    if len(buttons) > MAX_BUTTONS:
+        lines.append(("More roles than buttons fit: the rest come in the next digest.",))
+        buttons = buttons[:MAX_BUTTONS]
+    return Card(
+        title=f"Ownership check: {len(findings)} item(s) need you",
+        lines=tuple(lines),
+        buttons=tuple(buttons),
+        tone="warning",
+    )
+
+
+async def _deliver(
+    service: AccountabilityService, person: str, card: Card, *, prefer: Sequence[str]
+) -> str | None:
+    """Send one card to one person on the first platform that reaches them."""
+    order = [p for p in prefer if p in service.platforms]
+    order += [p for p in sorted(service.platforms) if p not in order]
+    for platform in order:
+        user = await service.people.user(person, platform=platform)
+        if user is None:
+            continue
+        try:
+            await service.platforms[platform].direct(user=user, card=card)
+        except PlatformError as exc:
+            log.warning("could not send to %s on %s: %s", person, platform, exc)
+            continue
+        return platform
+    return None
+
+
+async def scan(service: AccountabilityService, *, period: str, dry_run: bool = False) -> ScanReport:
+    """Run the scan for `period` once across replicas; a dry run only reports what it would send."""
+    now = service.clock.now()
+    report = ScanReport(period=period, dry_run=dry_run, platforms=tuple(sorted(service.platforms)))
+    async with service.store.transaction() as repo:
+        if not dry_run and not await repo.claim_run(
+            job=JOB, period=period, worker=service.worker, at=now
+        ):
+            report.ran = False
+            return report
+        since = await repo.last_run(job=JOB, excluding=period)
+    routed, report.unrouted = route(service.registry, await find(service, now=now, since=since))
+    for person, items in sorted(routed.items()):
+        card = digest_card(person, items, name=service.people.name(person))
+        report.digests.append(Digest(person, card, tuple(items)))
+    if dry_run:
+        return report
+    for digest in report.digests:
+        prefer = [
+            p
+            for f in digest.findings
+            if f.system and (system := service.registry.system(f.system))
+            for p in _platforms_for(service, system)
+        ]
+        platform = await _deliver(service, digest.person, digest.card, prefer=prefer)
+        if platform is None:
+            report.undelivered.append(digest.person)
+        else:
+            report.delivered[digest.person] = platform
+    if report.unrouted:
+        log.warning("stale findings with nobody to tell: %s", [f.text for f in report.unrouted])
+    done = service.clock.now()
+    async with service.store.transaction() as repo:
+        for digest in report.digests:
+            await repo.append_audit(
+                at=done,
+                actor=BOT,
+                action="stale.digest_sent"
+                if digest.person in report.delivered
+                else "stale.digest_undelivered",
+                system=None,
+                alert_id=None,
+                detail={
+                    "to": digest.person,
+                    "period": period,
+                    "platform": report.delivered.get(digest.person),
+                    "findings": [{"kind": f.kind, "text": f.text} for f in digest.findings],
+                },
+            )
+        await repo.finish_run(job=JOB, period=period, at=done, summary=report.summary())
+    return report
+
+
+async def role_hand_off(service: AccountabilityService, event: ButtonClicked) -> Reply:
+    """A digest's Hand off: record who should take a role and tell them and the admins.
+
+    The registry file stays the source of truth (it is reviewed like code), so the bot does
+    not rewrite it: the request is recorded as evidence and the admins are asked to edit it.
+    """
+    system_id, _, role = event.value.partition(":")
+    system = service.registry.system(system_id)
+    if system is None or role not in system.roles():
+        return Reply(render.notice("Unknown role", f"{event.value!r} is not a role on record."))
+    holder = system.roles()[role]
+    person = await service.people.person(event.user)
+    actor = person or f"{event.user.platform}:{event.user.id}"
+    now = service.clock.now()
+    if person is None or (
+        person != holder and person != system.steward and person not in service.registry.admins
+    ):
+        async with service.store.transaction() as repo:
+            await repo.append_audit(
+                at=now,
+                actor=actor,
+                action="role.handoff_refused",
+                system=system.id,
+                alert_id=None,
+                detail={"role": role, "holder": holder, "user": event.user.id},
+            )
+        return Reply(
+            render.notice(
+                "Not yours to hand off",
+                f"{service.people.name(holder)} holds {_role(role)} of {system.id}; only they, "
+                f"the steward ({service.people.name(system.steward)}) or a registry admin may "
+                "hand it off. Nothing changed.",
+                tone="warning",
+            )
+        )
+    target = await service.people.person(event.target) if event.target else None
+    if target is None:
+        return Reply(
+            render.notice(
+                "Hand off to a named person",
+                "Pick someone listed in the ownership registry; the role stays where it is.",
+                tone="warning",
+            )
+        )
+    if target == holder:
+        return Reply(
+            render.notice(
+                "Nothing to hand off",
+                f"{service.people.name(target)} already holds {_role(role)} of {system.id}.",
+            )
+        )
+    async with service.store.transaction() as repo:
+        await repo.append_audit(
+            at=now,
+            actor=actor,
+            action="role.handoff_requested",
+            system=system.id,
+            alert_id=None,
+            detail={"role": role, "from": holder, "to": target, "user": event.user.id},
+        )
+    field_path = f"systems.{system.id}.{role}"
+    asked = service.people.name(actor)
+    to_target = render.notice(
+        f"You are asked to take over {_role(role)} of {system.id}",
+        f"{asked} handed you {_role(role)} of {system.id} ({system.name}), held until now by "
+        f"{service.people.name(holder)}. It is yours once the ownership registry names you "
+        f"(`{field_path}: {target}`); the admins have been asked to make that change.",
+    )
+    to_admins = render.notice(
+        f"Registry change needed: {field_path}",
+        f"{asked} handed {_role(role)} of {system.id} from {service.people.name(holder)} to "
+        f"{service.people.name(target)}. Set `{field_path}: {target}` in the ownership registry.",
+        tone="warning",
+    )
+    prefer = [event.user.platform]
+    await _deliver(service, target, to_target, prefer=prefer)
+    for admin in service.registry.admins:
+        if admin != target:
+            await _deliver(service, admin, to_admins, prefer=prefer)
+    admins = ", ".join(service.people.name(a) for a in service.registry.admins) or "nobody"
+    return Reply(
+        render.notice(
+            "Hand-off recorded",
+            f"{service.people.name(target)} has been asked to take {_role(role)} of {system.id}. "
+            f"Until the registry is changed (`{field_path}: {target}`; admins: {admins}), "
+            f"{service.people.name(holder)} still holds it.",
+            tone="ok",
+        )
+    )

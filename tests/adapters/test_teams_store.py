@@ -1,0 +1,130 @@
+"""The stored Teams conversation references and members, on SQLite and PostgreSQL, and the
+hand-written migration matching the tables."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlmodel import SQLModel
+
+from store.conversations import (
+    TeamsConversation,
+    TeamsMember,
+    latest_conversation,
+    load_conversation,
+    load_member,
+    member_by_email,
+    personal_conversation,
+    save_conversation,
+    save_member,
+    session_of,
+    team_conversations,
+)
+from store.database import SqlStore
+
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+def chat(conversation_id: str, **fields: object) -> TeamsConversation:
+    values: dict[str, object] = {
+        "conversation_id": conversation_id,
+        "kind": "personal",
+        "service_url": "https://smba.trafficmanager.net/amer/",
+        "tenant_id": "tenant-1",
+        "bot_id": "28:bot",
+        "updated_at": T0,
+    }
+    values.update(fields)
+    return TeamsConversation(**values)  # type: ignore[arg-type]
+
+
+async def test_conversations_are_saved_refreshed_and_found(store: SqlStore) -> None:
+    async with session_of(store) as session:
+        await save_conversation(
+            session=session, conversation=chat("a:1", user_aad_id="aad-bob", user_id="29:bob")
+        )
+        await save_conversation(
+            session=session,
+            conversation=chat("19:c1@thread.tacv2", kind="channel", team_id="19:t1@thread.tacv2"),
+        )
+        await save_conversation(
+            session=session,
+            conversation=chat(
+                "19:c2@thread.tacv2",
+                kind="channel",
+                team_id="19:t1@thread.tacv2",
+                updated_at=T0 + timedelta(minutes=1),
+            ),
+        )
+    async with session_of(store) as session:
+        # Teams moved the service URL: the reference follows, the rest is kept.
+        await save_conversation(
+            session=session,
+            conversation=chat(
+                "a:1",
+                service_url="https://smba.trafficmanager.net/emea/",
+                updated_at=T0 + timedelta(minutes=2),
+            ),
+        )
+
+    async with session_of(store) as session:
+        bob = await personal_conversation(session=session, user_aad_id="aad-bob")
+        missing = await load_conversation(session=session, conversation_id="a:nobody")
+        teams = await team_conversations(session=session)
+        newest_channel = await latest_conversation(session=session, kind="channel")
+        newest = await latest_conversation(session=session, tenant_id="tenant-1")
+    assert bob is not None
+    assert bob.service_url == "https://smba.trafficmanager.net/emea/"
+    assert bob.user_id == "29:bob" and bob.updated_at == T0 + timedelta(minutes=2)
+    assert missing is None
+    assert [t.conversation_id for t in teams] == ["19:c2@thread.tacv2"]  # one per team
+    assert newest_channel is not None and newest_channel.conversation_id == "19:c2@thread.tacv2"
+    assert newest is not None and newest.conversation_id == "a:1"
+
+
+async def test_members_keep_what_was_learned(store: SqlStore) -> None:
+    async with session_of(store) as session:
+        await save_member(
+            session=session,
+            member=TeamsMember(
+                aad_object_id="aad-bob",
+                user_id="29:bob",
+                email="Bob@Example.com",
+                upn="bob@corp.example.com",
+                updated_at=T0,
+            ),
+        )
+    async with session_of(store) as session:
+        # A later sighting in a channel knows the name and place, not the email.
+        await save_member(
+            session=session,
+            member=TeamsMember(
+                aad_object_id="aad-bob",
+                name="Bob Ruiz",
+                conversation_id="19:c1@thread.tacv2",
+                updated_at=T0 + timedelta(hours=1),
+            ),
+        )
+
+    async with session_of(store) as session:
+        bob = await load_member(session=session, aad_object_id="aad-bob")
+        by_email = await member_by_email(session=session, email="BOB@example.com")
+        by_upn = await member_by_email(session=session, email="bob@corp.example.com")
+        nobody = await member_by_email(session=session, email="eve@example.com")
+    assert bob is not None
+    assert (bob.email, bob.user_id, bob.name) == ("bob@example.com", "29:bob", "Bob Ruiz")
+    assert bob.conversation_id == "19:c1@thread.tacv2"
+    assert by_email is not None and by_email.aad_object_id == "aad-bob"
+    assert by_upn is not None and by_upn.aad_object_id == "aad-bob"
+    assert nobody is None
+
+
+async def test_the_migration_creates_the_tables_the_models_describe(store: SqlStore) -> None:
+    def differences(connection: object) -> list[object]:
+        context = MigrationContext.configure(connection)  # type: ignore[arg-type]
+        return [d for d in compare_metadata(context, SQLModel.metadata) if "teams_" in repr(d)]
+
+    async with store.engine.connect() as conn:
+        assert await conn.run_sync(differences) == []

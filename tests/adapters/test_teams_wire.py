@@ -1,0 +1,649 @@
+"""Teams end to end at the wire: Bot Framework activities POSTed to the running `serve` app,
+the bot's connector calls answered and recorded by a stand-in on 127.0.0.1, time moved by
+hand. Without TEAMS_APP_ID (local development) nothing is signed either way."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from adapters.teams.bot import TEAMS_BOT
+from bot import cards
+from store.conversations import load_conversation, personal_conversation, session_of
+from store.database import make_engine
+from tests.adapters.teams_standin import (
+    ALERTS,
+    ALICE,
+    BOB,
+    CAROL,
+    ELSEWHERE,
+    MALLORY,
+    REGISTRY,
+    TEAM,
+    TENANT,
+    Call,
+    ConnectorStandIn,
+    RunningBot,
+    card_click,
+    card_of,
+    card_text,
+    channel_post,
+    personal,
+    personal_chat,
+    running_bot,
+    submit_click,
+    team_installed,
+    verbs,
+)
+from tests.conftest import PG_URL, drop_schema, require_postgres
+
+
+@pytest.fixture
+async def standin() -> AsyncIterator[ConnectorStandIn]:
+    connector = ConnectorStandIn()
+    await connector.start()
+    yield connector
+    await connector.stop()
+
+
+@pytest.fixture
+async def bot(tmp_path: Path, standin: ConnectorStandIn) -> AsyncIterator[RunningBot]:
+    async with running_bot(tmp_path) as running:
+        status, _ = await running.post(team_installed(standin.service_url, CAROL))
+        assert status == 200
+        yield running
+
+
+def thread_of(post: dict[str, object]) -> str:
+    return f"{ALERTS};messageid={post['id']}"
+
+
+async def audit_actions(bot: RunningBot) -> list[tuple[str, dict[str, object]]]:
+    async with bot.runtime.store.transaction() as repo:
+        return [(e.action, e.detail) for e in await repo.audit_entries()]
+
+
+async def alert_claimed(
+    bot: RunningBot, standin: ConnectorStandIn
+) -> tuple[dict[str, object], Call]:
+    post = channel_post(standin.service_url, "billing-router: error rate 12% above threshold")
+    status, _ = await bot.post(post)
+    assert status == 200
+    await standin.wait_for(lambda: standin.messages(thread_of(post)))
+    return post, standin.messages(thread_of(post))[0]
+
+
+# ---- who-owns, help -----------------------------------------------------------------------------
+
+
+async def test_personal_who_owns_a_known_system(bot: RunningBot, standin: ConnectorStandIn) -> None:
+    status, _ = await bot.post(personal(standin.service_url, BOB, "who-owns billing-router"))
+
+    assert status == 200
+    [reply] = standin.messages(personal_chat(BOB))
+    card = card_of(reply)
+    shown = card_text(card)
+    assert card["version"] == "1.5"
+    assert "Who owns billing-router (Billing ticket router)" in shown
+    assert "Operator: <at>Alice Ng</at>" in shown
+    assert "Stop authority: <at>Carol Diaz</at>" in shown
+    assert "Escalation map: Bob Ruiz (maintainer) after 10m" in shown
+    assert "Status: running" in shown
+    mentioned = {e["mentioned"]["id"] for e in card["msteams"]["entities"]}
+    assert {ALICE.aad, CAROL.aad} <= mentioned  # alice found by email in the team roster
+    assert reply.activity_id is not None  # a reply to bob's message
+    assert reply.authorization is None  # no app id: no token on outbound calls either
+    async with session_of(bot.runtime.store) as session:
+        chat = await personal_conversation(session=session, user_aad_id=BOB.aad)
+    assert chat is not None and chat.conversation_id == personal_chat(BOB)
+    assert chat.service_url == standin.service_url and chat.tenant_id == TENANT
+
+
+async def test_personal_who_owns_an_unknown_system(
+    bot: RunningBot, standin: ConnectorStandIn
+) -> None:
+    status, _ = await bot.post(personal(standin.service_url, BOB, "who-owns biling-router"))
+
+    assert status == 200
+    [reply] = standin.messages(personal_chat(BOB))
+    shown = card_text(card_of(reply))
+    assert "No system called 'biling-router'" in shown
+    assert "Did you mean: billing-router?" in shown
+
+
+async def test_help_and_words_the_bot_does_not_know(
+    bot: RunningBot, standin: ConnectorStandIn
+) -> None:
+    await bot.post(personal(standin.service_url, BOB, "help"))
+    await bot.post(personal(standin.service_url, BOB, "dance please"))
+
+    first, second = standin.messages(personal_chat(BOB))
+    assert "stop <system> [reason]" in card_text(card_of(first))
+    assert "I do not know 'dance'" in card_text(card_of(second))
+    assert "who-owns <system>" in card_text(card_of(second))
+
+
+async def test_who_owns_addressed_to_the_bot_in_a_channel_answers_in_the_thread(
+    bot: RunningBot, standin: ConnectorStandIn
+) -> None:
+    post = channel_post(
+        standin.service_url, "who-owns billing-router", sender=ALICE.account(), mention_bot=True
+    )
+    status, _ = await bot.post(post)
+
+    assert status == 200
+    [reply] = standin.messages(thread_of(post))
+    assert "Who owns billing-router" in card_text(card_of(reply))
+    async with bot.runtime.store.transaction() as repo:
+        assert await repo.open_alerts() == []  # a command, not an alert
+
+
+# ---- alerts, escalation, acknowledgement --------------------------------------------------------
+
+
+async def test_channel_alert_is_claimed_escalated_and_acknowledged(
+    bot: RunningBot, standin: ConnectorStandIn
+) -> None:
+    post = channel_post(standin.service_url, "billing-router: error rate 12% above threshold")
+    status, _ = await bot.post(post)
+
+    # Taken before the answer: the alert is in the database when Teams hears 200.
+    assert status == 200
+    async with bot.runtime.store.transaction() as repo:
+        [stored] = await repo.open_alerts(system="billing-router")
+    assert stored.source is not None and stored.source.id == post["id"]
+    assert stored.holder == "alice"
+
+    # The claim: a reply in the alert's thread, with an Adaptive Card and its actions.
+    await standin.wait_for(lambda: standin.messages(thread_of(post)))
+    [claim] = standin.messages(thread_of(post))
+    card = card_of(claim)
+    assert card["version"] == "1.5"
+    assert verbs(card) == [cards.ACK, cards.RESOLVE, cards.HAND_OFF]
+    shown = card_text(card)
+    assert "Claimed for <at>Alice Ng</at> (operator)" in shown
+    assert "escalates to <at>Bob Ruiz</at> (maintainer)" in shown
+    mentions = {e["mentioned"]["id"]: e["text"] for e in card["msteams"]["entities"]}
+    assert mentions[ALICE.aad] == "<at>Alice Ng</at>"
+    ack = card["actions"][0]
+    assert ack["type"] == "Action.Execute"
+    assert ack["data"] == {"action": cards.ACK, "value": str(stored.id)}
+    assert ack["fallback"] == {
+        "type": "Action.Submit",
+        "title": "Acknowledge",
+        "data": {"action": cards.ACK, "value": str(stored.id)},
+        "style": "positive",
+    }
+
+    # Ten minutes on: the maintainer is messaged directly and named in the thread.
+    bot.clock.advance(timedelta(minutes=11))
+    report = await bot.runtime.service.tick()
+    assert len(report.sent) == 1
+    [created] = standin.of("create")
+    assert created.body["members"] == [{"id": BOB.id}]
+    assert created.body["channelData"] == {"tenant": {"id": TENANT}}
+    [bob_chat] = standin.personal_chats_with(BOB)
+    [direct] = standin.messages(bob_chat)
+    assert "escalates to you (maintainer)" in card_text(card_of(direct))
+    assert cards.ACK in verbs(card_of(direct))
+    notice = standin.messages(thread_of(post))[-1]
+    assert "Still unacknowledged: escalated to <at>Bob Ruiz</at> (maintainer)" in card_text(
+        card_of(notice)
+    )
+
+    # Alice acknowledges on the card: the invoke is answered with the new card, and the claim
+    # is replaced in place for everyone else.
+    status, answer = await bot.post(
+        card_click(
+            standin.service_url,
+            ALICE,
+            verb=cards.ACK,
+            value=str(stored.id),
+            card_id=str(claim.answer_id),
+            conversation=thread_of(post),
+        )
+    )
+    assert status == 200
+    assert answer["statusCode"] == 200
+    assert answer["type"] == "application/vnd.microsoft.card.adaptive"
+    assert "Acknowledged: held by <at>Alice Ng</at> since 2026-11-02 09:11 UTC" in card_text(
+        answer["value"]
+    )
+    assert cards.ACK not in verbs(answer["value"])
+    [update] = standin.of("update")
+    assert update.conversation == thread_of(post)
+    assert update.activity_id == claim.answer_id
+    assert card_of(update) == answer["value"]
+
+    # Nothing escalates any more.
+    calls = len(standin.calls)
+    bot.clock.advance(timedelta(hours=1))
+    assert (await bot.runtime.service.tick()).sent == []
+    bot.clock.advance(timedelta(days=3))
+    assert (await bot.runtime.service.tick()).sent == []
+    assert len(standin.calls) == calls
+    actions = [a for a, _ in await audit_actions(bot)]
+    assert actions == ["alert.claimed", "alert.escalated", "alert.acknowledged"]
+    async with session_of(bot.runtime.store) as session:
+        stored_chat = await personal_conversation(session=session, user_aad_id=BOB.aad)
+    assert stored_chat is not None and stored_chat.conversation_id == bob_chat
+
+
+async def test_escalation_continues_a_stored_personal_chat(
+    bot: RunningBot, standin: ConnectorStandIn
+) -> None:
+    await bot.post(personal(standin.service_url, BOB, "help"))
+    await alert_claimed(bot, standin)
+
+    bot.clock.advance(timedelta(minutes=11))
+    assert len((await bot.runtime.service.tick()).sent) == 1
+
+    assert standin.of("create") == []
+    direct = standin.messages(personal_chat(BOB))[-1]
+    assert direct.activity_id is None  # a new message in the chat, not a reply
+    assert "escalates to you (maintainer)" in card_text(card_of(direct))
+
+
+async def test_a_person_the_bot_cannot_reach_is_named_in_the_thread(
+    bot: RunningBot, standin: ConnectorStandIn
+) -> None:
+    post, _ = await alert_claimed(bot, standin)
+    standin.unreachable |= {BOB.id, BOB.aad}
+
+    bot.clock.advance(timedelta(minutes=11))
+    assert len((await bot.runtime.service.tick()).sent) == 1
+
+    assert len(standin.of("create")) == 1  # tried, refused with 403
+    shown = [card_text(card_of(c)) for c in standin.messages(thread_of(post))]
+    assert any("escalated to <at>Bob Ruiz</at>" in s for s in shown)
+    assert any(
+        "Bob Ruiz (maintainer) could not be sent a direct message; this was recorded." in s
+        for s in shown
+    )
+    escalated = [d for a, d in await audit_actions(bot) if a == "alert.escalated"]
+    assert escalated == [
+        {
+            "step": 1,
+            "person": "bob",
+            "label": "maintainer",
+            "due_at": "2026-11-02 09:10 UTC",
+            "direct_message": False,
+        }
+    ]
+
+
+async def test_submit_fallback_acknowledges_and_updates_in_place(
+    bot: RunningBot, standin: ConnectorStandIn
+) -> None:
+    post, claim = await alert_claimed(bot, standin)
+    async with bot.runtime.store.transaction() as repo:
+        [alert] = await repo.open_alerts()
+
+    status, _ = await bot.post(
+        submit_click(
+            standin.service_url,
+            ALICE,
+            action=cards.ACK,
+            value=str(alert.id),
+            card_id=str(claim.answer_id),
+            conversation=thread_of(post),
+        )
+    )
+
+    assert status == 200
+    [update] = standin.of("update")
+    assert update.activity_id == claim.answer_id
+    assert "Acknowledged: held by <at>Alice Ng</at>" in card_text(card_of(update))
+    assert len(standin.messages(thread_of(post))) == 1  # nothing but the claim itself
+
+
+async def test_someone_not_on_the_system_is_told_privately(
+    bot: RunningBot, standin: ConnectorStandIn
+) -> None:
+    post, claim = await alert_claimed(bot, standin)
+    async with bot.runtime.store.transaction() as repo:
+        [alert] = await repo.open_alerts()
+
+    status, answer = await bot.post(
+        card_click(
+            standin.service_url,
+            MALLORY,
+            verb=cards.ACK,
+            value=str(alert.id),
+            card_id=str(claim.answer_id),
+            conversation=thread_of(post),
+        )
+    )
+
+    assert status == 200
+    assert answer["type"] == "application/vnd.microsoft.activity.message"
+    assert "Not yours to act on" in answer["value"]
+    assert "Alice Ng holds this alert" in answer["value"]
+    assert standin.of("update") == []
+    async with bot.runtime.store.transaction() as repo:
+        assert [a.state.value for a in await repo.open_alerts()] == ["open"]
+
+
+async def test_hand_off_through_the_people_picker(
+    bot: RunningBot, standin: ConnectorStandIn
+) -> None:
+    post, claim = await alert_claimed(bot, standin)
+    async with bot.runtime.store.transaction() as repo:
+        [alert] = await repo.open_alerts()
+
+    status, answer = await bot.post(
+        card_click(
+            standin.service_url,
+            ALICE,
+            verb=cards.HAND_OFF,
+            value=str(alert.id),
+            card_id=str(claim.answer_id),
+            conversation=thread_of(post),
+            target=BOB.aad,
+        )
+    )
+
+    assert status == 200
+    assert "Claimed for <at>Bob Ruiz</at>" in card_text(answer["value"])
+    await standin.wait_for(lambda: standin.personal_chats_with(BOB))
+    [bob_chat] = standin.personal_chats_with(BOB)
+    [direct] = standin.messages(bob_chat)
+    assert "Handed to you by Alice Ng" in card_text(card_of(direct))
+    async with bot.runtime.store.transaction() as repo:
+        assert (await repo.get_alert(alert_id=alert.id)).holder == "bob"  # type: ignore[union-attr]
+
+
+async def test_the_same_delivery_twice_is_claimed_once(
+    bot: RunningBot, standin: ConnectorStandIn
+) -> None:
+    post, _ = await alert_claimed(bot, standin)
+
+    status, _ = await bot.post(post)
+
+    assert status == 200
+    await bot.runtime.service.tick()
+    assert len(standin.messages(thread_of(post))) == 1
+    async with bot.runtime.store.transaction() as repo:
+        assert len(await repo.open_alerts()) == 1
+
+
+async def test_replies_in_a_thread_and_unwatched_channels_are_not_alerts(
+    bot: RunningBot, standin: ConnectorStandIn
+) -> None:
+    post, _ = await alert_claimed(bot, standin)
+    chat = channel_post(
+        standin.service_url,
+        "looking into the billing-router errors now",
+        sender=ALICE.account(),
+        thread=str(post["id"]),
+    )
+    elsewhere = channel_post(
+        standin.service_url, "billing-router: error rate high", channel=ELSEWHERE
+    )
+
+    assert (await bot.post(chat))[0] == 200
+    assert (await bot.post(elsewhere))[0] == 200
+
+    async with bot.runtime.store.transaction() as repo:
+        assert len(await repo.open_alerts()) == 1
+    assert len(standin.messages()) == 1
+
+
+async def test_an_alert_inside_a_connector_card_is_read(
+    bot: RunningBot, standin: ConnectorStandIn
+) -> None:
+    post = channel_post(
+        standin.service_url,
+        "",
+        attachments=[
+            {
+                "contentType": "application/vnd.microsoft.teams.card.o365connector",
+                "content": {
+                    "title": "[FIRING:1] RoutingModelDrift",
+                    "sections": [
+                        {
+                            "activityTitle": "routing model confidence dropped",
+                            "facts": [{"name": "system", "value": "billing"}],
+                        }
+                    ],
+                },
+            }
+        ],
+    )
+
+    assert (await bot.post(post))[0] == 200
+
+    await standin.wait_for(lambda: standin.messages(thread_of(post)))
+    async with bot.runtime.store.transaction() as repo:
+        [alert] = await repo.open_alerts()
+    assert alert.system == "billing-router"
+    assert "routing model confidence dropped" in alert.text
+
+
+async def test_a_rate_limited_post_waits_and_is_sent(
+    bot: RunningBot, standin: ConnectorStandIn
+) -> None:
+    standin.rate_limit = 2
+
+    _, claim = await alert_claimed(bot, standin)
+
+    assert [c.kind for c in standin.calls if c.kind in ("throttled", "send")] == [
+        "throttled",
+        "throttled",
+        "send",
+    ]
+    assert "Claimed for" in card_text(card_of(claim))
+
+
+async def test_storage_failure_is_not_acknowledged(
+    bot: RunningBot, standin: ConnectorStandIn
+) -> None:
+    async with bot.runtime.store.engine.begin() as conn:
+        await conn.execute(text("DROP TABLE seen_event"))
+
+    status, body = await bot.post(
+        channel_post(standin.service_url, "billing-router: error rate 12% above threshold")
+    )
+
+    assert status == 503
+    assert "storage" in body["error"]
+    assert standin.messages() == []
+
+
+# ---- stop -------------------------------------------------------------------------------------
+
+
+async def test_stop_by_the_holder_asks_then_runs(
+    bot: RunningBot, standin: ConnectorStandIn, tmp_path: Path
+) -> None:
+    status, _ = await bot.post(
+        personal(standin.service_url, CAROL, "stop billing-router routing to the wrong queue")
+    )
+
+    assert status == 200
+    [confirm] = standin.messages(personal_chat(CAROL))
+    card = card_of(confirm)
+    assert "Confirm: stop billing-router?" in card_text(card)
+    assert verbs(card) == [cards.STOP_CONFIRM, cards.STOP_CANCEL]
+    assert not (tmp_path / "stopped.flag").exists()
+    request_id = card["actions"][0]["data"]["value"]
+
+    status, answer = await bot.post(
+        card_click(
+            standin.service_url,
+            CAROL,
+            verb=cards.STOP_CONFIRM,
+            value=request_id,
+            card_id=str(confirm.answer_id),
+            conversation=personal_chat(CAROL),
+            conversation_type="personal",
+        )
+    )
+
+    assert status == 200
+    assert (tmp_path / "stopped.flag").exists()
+    shown = card_text(answer["value"])
+    assert "billing-router stopped" in shown
+    assert "billing-router was stopped by <at>Carol Diaz</at>" in shown
+    [update] = standin.of("update", personal_chat(CAROL))
+    assert update.activity_id == confirm.answer_id
+    assert card_of(update) == answer["value"]
+    [announced] = standin.messages(ALERTS)
+    assert "billing-router stopped" in card_text(card_of(announced))
+    actions = [a for a, _ in await audit_actions(bot)]
+    assert actions == ["stop.requested", "stop.succeeded"]
+    async with bot.runtime.store.transaction() as repo:
+        assert (await repo.system_status(system="billing-router")).stopped
+
+
+async def test_stop_by_someone_else_is_refused_and_the_holder_told(
+    bot: RunningBot, standin: ConnectorStandIn, tmp_path: Path
+) -> None:
+    status, _ = await bot.post(personal(standin.service_url, BOB, "stop billing-router now"))
+
+    assert status == 200
+    [refusal] = standin.messages(personal_chat(BOB))
+    shown = card_text(card_of(refusal))
+    assert "Refused: you do not hold stop authority for billing-router" in shown
+    assert "Only <at>Carol Diaz</at> may stop billing-router" in shown
+    assert verbs(card_of(refusal)) == []
+    # Bob is known by the email Teams reports for his id (TeamsInfo.get_member).
+    assert [c.activity_id for c in standin.of("member")] == [BOB.id]
+    [carol_chat] = standin.personal_chats_with(CAROL)
+    [told] = standin.messages(carol_chat)
+    assert "Someone asked to stop billing-router" in card_text(card_of(told))
+    assert "Bob Ruiz" in card_text(card_of(told))
+    assert not (tmp_path / "stopped.flag").exists()
+    refused = [(a, d) for a, d in await audit_actions(bot) if a == "stop.refused"]
+    assert refused == [("stop.refused", {"user": BOB.aad, "reason": "now", "holder": "carol"})]
+
+
+async def test_a_slow_stop_is_answered_at_once_and_replaces_the_card_when_done(
+    tmp_path: Path, standin: ConnectorStandIn
+) -> None:
+    slow = REGISTRY.replace("import pathlib;", "import pathlib, time; time.sleep(0.5);", 1)
+    async with running_bot(tmp_path, registry=slow) as bot:
+        bot.app[TEAMS_BOT].invoke_patience = 0.05
+        await bot.post(team_installed(standin.service_url, CAROL))
+        await bot.post(personal(standin.service_url, CAROL, "stop billing-router"))
+        [confirm] = standin.messages(personal_chat(CAROL))
+        request_id = card_of(confirm)["actions"][0]["data"]["value"]
+
+        status, answer = await bot.post(
+            card_click(
+                standin.service_url,
+                CAROL,
+                verb=cards.STOP_CONFIRM,
+                value=request_id,
+                card_id=str(confirm.answer_id),
+                conversation=personal_chat(CAROL),
+                conversation_type="personal",
+            )
+        )
+
+        assert status == 200
+        assert answer["type"] == "application/vnd.microsoft.activity.message"
+        assert "Working on it" in answer["value"]
+        assert not (tmp_path / "stopped.flag").exists()
+        await standin.wait_for(lambda: standin.of("update", personal_chat(CAROL)))
+        [update] = standin.of("update", personal_chat(CAROL))
+        assert update.activity_id == confirm.answer_id
+        assert "billing-router stopped" in card_text(card_of(update))
+        assert (tmp_path / "stopped.flag").exists()
+
+
+# ---- bad input ----------------------------------------------------------------------------------
+
+
+async def test_malformed_activities_are_refused_with_4xx(
+    bot: RunningBot, standin: ConnectorStandIn
+) -> None:
+    url = standin.service_url
+    good = personal(url, BOB, "help")
+    click = card_click(
+        url, ALICE, verb=cards.ACK, value="1", card_id="1", conversation=f"{ALERTS};messageid=1"
+    )
+    broken: list[object] = [
+        b"{not json",
+        "[1, 2, 3]",
+        "null",
+        {},
+        {**good, "type": 5},
+        {k: v for k, v in good.items() if k != "serviceUrl"},
+        {**good, "serviceUrl": "file:///etc/passwd"},
+        {k: v for k, v in good.items() if k != "conversation"},
+        {**good, "conversation": {"conversationType": "personal"}},
+        {k: v for k, v in good.items() if k != "from"},
+        {**good, "from": "bob"},
+        {**good, "text": {"html": "who-owns"}},
+        {**good, "entities": {"type": "mention"}},
+        {**good, "attachments": 7},
+        {**good, "channelData": {"tenant": "nope"}},
+        {**good, "value": "not an object"},
+        {**good, "value": {"action": cards.ACK, "value": {"id": 1}}},
+        {k: v for k, v in click.items() if k != "value"},
+        {**click, "value": {"action": "ack"}},
+        {**click, "value": {"action": {"type": "Action.Submit", "verb": cards.ACK}}},
+        {**click, "name": "task/fetch"},
+    ]
+
+    for body in broken:
+        status, answer = await bot.post(body)
+        assert 400 <= status < 500, (body, status, answer)
+
+    async with bot.http.post(bot.url, data="who-owns", headers={"Content-Type": "text/plain"}) as r:
+        assert r.status == 415
+    async with bot.http.get(bot.url) as r:
+        assert r.status == 405
+    assert standin.messages() == []
+    async with session_of(bot.runtime.store) as session:
+        assert await load_conversation(session=session, conversation_id=TEAM) is not None
+        count = (await session.execute(text("SELECT count(*) FROM teams_conversation"))).scalar()
+    assert count == 1  # only the install: nothing of the broken activities was kept
+
+
+# ---- the same flow on PostgreSQL ----------------------------------------------------------------
+
+
+@pytest.mark.postgres
+async def test_claim_escalation_and_acknowledgement_on_postgresql(
+    tmp_path: Path, standin: ConnectorStandIn
+) -> None:
+    require_postgres()
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(PG_URL)
+    async with admin.begin() as conn:
+        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    await admin.dispose()
+    url = f"{PG_URL}?options=-csearch_path%3D{schema}"
+    try:
+        async with running_bot(tmp_path, database_url=url) as bot:
+            assert bot.runtime.store.engine.dialect.name == "postgresql"
+            await bot.post(team_installed(standin.service_url, CAROL))
+            post, claim = await alert_claimed(bot, standin)
+            bot.clock.advance(timedelta(minutes=11))
+            assert len((await bot.runtime.service.tick()).sent) == 1
+            assert len(standin.personal_chats_with(BOB)) == 1
+            async with bot.runtime.store.transaction() as repo:
+                [alert] = await repo.open_alerts()
+            status, answer = await bot.post(
+                card_click(
+                    standin.service_url,
+                    ALICE,
+                    verb=cards.ACK,
+                    value=str(alert.id),
+                    card_id=str(claim.answer_id),
+                    conversation=thread_of(post),
+                )
+            )
+            assert status == 200
+            assert "Acknowledged: held by <at>Alice Ng</at>" in card_text(answer["value"])
+            bot.clock.advance(timedelta(hours=1))
+            assert (await bot.runtime.service.tick()).sent == []
+    finally:
+        await drop_schema(schema)
