@@ -95,6 +95,7 @@ class DueStep:
     label: str
     due_at: datetime
     lease_token: str
+    direct_message: str | None = None  # sent by a worker that died before finishing
 
 
 @dataclass(frozen=True)

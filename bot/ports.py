@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -164,6 +164,10 @@ class Repository(Protocol):
 
     async def get_alert(self, *, alert_id: int) -> Alert | None:
         """One alert by id."""
+        ...
+
+    async def get_alerts(self, *, alert_ids: Collection[int]) -> dict[int, Alert]:
+        """Several alerts by id, in one query."""
         ...
 
     async def open_alerts(self, *, system: str | None = None) -> list[Alert]:

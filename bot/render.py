@@ -111,6 +111,34 @@ def escalation_notice(*, alert: Alert, person: Mention, label: str, direct: bool
     )
 
 
+def escalation_digest(*, alerts: Sequence[tuple[Alert, str]], shown: int = 10) -> Card:
+    """One direct message for several steps that fell due for one person at once."""
+    lines: list[Line] = [
+        (f"{len(alerts)} unacknowledged alerts escalate to you now.",),
+    ]
+    for alert, label in alerts[:shown]:
+        lines.append(
+            (
+                f"#{alert.id} {alert.system or 'unowned'} ({label}): {alert.title},"
+                f" open since {when(alert.opened_at)}",
+            )
+        )
+    if len(alerts) > shown:
+        lines.append((f"... and {len(alerts) - shown} more.",))
+    buttons = tuple(
+        Button(cards.ACK, f"Acknowledge #{alert.id}", str(alert.id), style="primary")
+        for alert, _ in alerts[:5]
+        if alert.state == AlertState.OPEN
+    )
+    return Card(
+        title=f"Escalation: {len(alerts)} alerts need you",
+        lines=tuple(lines),
+        fields=(("Alerts", ", ".join(f"#{alert.id}" for alert, _ in alerts)),),
+        buttons=buttons,
+        tone="alert",
+    )
+
+
 def unreachable(*, person: str, label: str) -> Card:
     """Said in the thread when a step's person cannot be messaged directly."""
     return Card(

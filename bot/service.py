@@ -16,7 +16,7 @@ from typing import Literal
 
 from bot import cards, render, stale
 from bot.cards import Card, Mention, Reply
-from bot.domain import Alert, AlertState, DueStep, MessageRef, StopRequest, UserRef
+from bot.domain import Alert, AlertState, DueStep, StopRequest, UserRef
 from bot.escalation import plan_steps
 from bot.events import AlertSeen, ButtonClicked, CommandGiven
 from bot.matching import fingerprint, match_system, status_of
@@ -315,9 +315,6 @@ class AccountabilityService:
         report = TickReport()
         now = self.clock.now()
         async with self.store.transaction() as repo:
-            due = await repo.take_due_steps(
-                now=now, lease=self.lease, worker=self.worker, limit=self.batch
-            )
             unposted = await repo.unposted_claims(now=now, limit=self.batch)
         for alert_id in unposted:
             try:
@@ -325,86 +322,116 @@ class AccountabilityService:
                     report.claims_posted.append(alert_id)
             except PlatformError as exc:
                 log.warning("claim of alert %s not posted yet: %s", alert_id, exc)
-        results = await asyncio.gather(*(self._send_step(s) for s in due), return_exceptions=True)
-        for step, result in zip(due, results, strict=True):
-            if isinstance(result, BaseException):
-                log.error("escalation step %s failed: %r; its lease will lapse", step.id, result)
-            elif result:
-                report.sent.append(step.id)
-                self.observer.escalation_sent()
-            else:
-                report.lost_lease.append(step.id)
-        return report
+        while True:
+            async with self.store.transaction() as repo:
+                due = await repo.take_due_steps(
+                    now=now, lease=self.lease, worker=self.worker, limit=self.batch
+                )
+                alerts = await repo.get_alerts(alert_ids={s.alert_id for s in due})
+            await self._send_steps([(s, alerts[s.alert_id]) for s in due], report)
+            if len(due) < self.batch:
+                return report
 
-    async def _send_step(self, step: DueStep) -> bool:
+    async def _send_steps(self, due: list[tuple[DueStep, Alert]], report: TickReport) -> None:
+        """Direct messages first (one per person, combined when several steps fall due for
+        them at once), recorded as soon as sent; then each step is finished with its evidence
+        in one transaction; thread notices go last, paced by the platform."""
+        by_person: dict[tuple[str, str], list[tuple[DueStep, Alert]]] = {}
+        for step, alert in due:
+            by_person.setdefault((alert.platform, step.person), []).append((step, alert))
+        outcomes = await asyncio.gather(
+            *(
+                self._direct(platform, person, steps)
+                for (platform, person), steps in by_person.items()
+            ),
+            return_exceptions=True,
+        )
+        delivered: dict[int, tuple[str | None, bool]] = {}
+        for steps, outcome in zip(by_person.values(), outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                log.error(
+                    "escalation to %s failed: %r; leases will lapse", steps[0][0].person, outcome
+                )
+                continue
+            for step, _ in steps:
+                delivered[step.id] = outcome
+        now = self.clock.now()
+        finished: list[tuple[DueStep, Alert, bool]] = []
         async with self.store.transaction() as repo:
-            alert = await repo.get_alert(alert_id=step.alert_id)
-            # A worker that died after the direct message left its id: not sent twice.
-            delivered = await repo.step_message(step_id=step.id)
-        if alert is None:
-            return False
+            for step, alert in due:
+                if step.id not in delivered:
+                    continue
+                message_id, reached = delivered[step.id]
+                if not await repo.finish_step(
+                    step_id=step.id, lease_token=step.lease_token, at=now, message_id=message_id
+                ):
+                    report.lost_lease.append(step.id)
+                    continue
+                await repo.append_audit(
+                    at=now,
+                    actor=BOT,
+                    action="alert.escalated",
+                    system=alert.system,
+                    alert_id=alert.id,
+                    detail={
+                        "step": step.position,
+                        "person": step.person,
+                        "label": step.label,
+                        "due_at": render.when(step.due_at),
+                        "direct_message": reached,
+                    },
+                )
+                finished.append((step, alert, reached))
+        for step, _, _ in finished:
+            report.sent.append(step.id)
+            self.observer.escalation_sent()
+        await asyncio.gather(*(self._thread_notice(s, a, r) for s, a, r in finished))
+
+    async def _direct(
+        self, platform: str, person: str, steps: list[tuple[DueStep, Alert]]
+    ) -> tuple[str | None, bool]:
+        """Message one person about their due steps; returns (message id, reached)."""
+        already = next((s.direct_message for s, _ in steps if s.direct_message), None)
+        if already is not None:  # a worker that died after sending left its id: not twice
+            return already, True
+        mention = await self.people.mention(person, platform=platform)
+        if mention.user is None:
+            return None, False
+        if len(steps) == 1:
+            step, alert = steps[0]
+            card = render.escalation_notice(
+                alert=alert, person=mention, label=step.label, direct=True
+            )
+        else:
+            card = render.escalation_digest(alerts=[(a, s.label) for s, a in steps])
+        try:
+            message = await self.platforms[platform].direct(user=mention.user, card=card)
+        except PlatformError as exc:
+            log.warning("direct message to %s failed: %s", person, exc)
+            return None, False
+        async with self.store.transaction() as repo:
+            for step, _ in steps:
+                await repo.mark_step_direct(
+                    step_id=step.id, lease_token=step.lease_token, message_id=message.id
+                )
+        return message.id, True
+
+    async def _thread_notice(self, step: DueStep, alert: Alert, reached: bool) -> None:
+        """Say in the alert's thread who it escalated to (and if they could not be reached)."""
         chat = self.platforms[alert.platform]
         person = await self.people.mention(step.person, platform=alert.platform)
         thread = alert.claim or alert.source
         thread_root = thread.thread_root if thread else None
-        message: MessageRef | None = None
-        reached = True
-        if delivered is not None:
-            message = MessageRef(alert.platform, "", delivered)
-        elif person.user is not None:
-            try:
-                message = await chat.direct(
-                    user=person.user,
-                    card=render.escalation_notice(
-                        alert=alert, person=person, label=step.label, direct=True
-                    ),
-                )
-                async with self.store.transaction() as repo:
-                    await repo.mark_step_direct(
-                        step_id=step.id, lease_token=step.lease_token, message_id=message.id
-                    )
-            except PlatformError as exc:
-                log.warning("direct message to %s failed: %s", step.person, exc)
-                reached = False
-        else:
-            reached = False
-        await chat.post(
-            channel=alert.channel,
-            card=render.escalation_notice(
-                alert=alert, person=person, label=step.label, direct=False
-            ),
-            thread=thread_root,
-        )
+        cards_to_post = [
+            render.escalation_notice(alert=alert, person=person, label=step.label, direct=False)
+        ]
         if not reached:
-            await chat.post(
-                channel=alert.channel,
-                card=render.unreachable(person=person.name, label=step.label),
-                thread=thread_root,
-            )
-        now = self.clock.now()
-        async with self.store.transaction() as repo:
-            if not await repo.finish_step(
-                step_id=step.id,
-                lease_token=step.lease_token,
-                at=now,
-                message_id=message.id if message else None,
-            ):
-                return False
-            await repo.append_audit(
-                at=now,
-                actor=BOT,
-                action="alert.escalated",
-                system=alert.system,
-                alert_id=alert.id,
-                detail={
-                    "step": step.position,
-                    "person": step.person,
-                    "label": step.label,
-                    "due_at": render.when(step.due_at),
-                    "direct_message": reached,
-                },
-            )
-        return True
+            cards_to_post.append(render.unreachable(person=person.name, label=step.label))
+        try:
+            for card in cards_to_post:
+                await chat.post(channel=alert.channel, card=card, thread=thread_root)
+        except PlatformError as exc:
+            log.warning("escalation notice for alert %s not posted: %s", alert.id, exc)
 
     # ---- buttons --------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -194,6 +194,13 @@ class SqlRepository:
         ).scalar_one_or_none()
         return await self.get_alert(alert_id=alert_id) if alert_id is not None else None
 
+    async def get_alerts(self, *, alert_ids: Collection[int]) -> dict[int, Alert]:
+        """Several alerts by id, in one query."""
+        if not alert_ids:
+            return {}
+        rows = await self.session.execute(_alert_query().where(A.id.in_(list(alert_ids))))
+        return {r.id: _alert(r) for r in rows}
+
     async def open_alert(self, *, open_key: str) -> Alert | None:
         """The open (not resolved) alert with this key, if any."""
         row = (await self.session.execute(_alert_query().where(A.open_key == open_key))).first()
@@ -350,12 +357,15 @@ class SqlRepository:
             update(STEP).where(S.id.in_(ids)).values(lease_token=token, lease_until=now + lease)
         )
         rows = await self.session.execute(
-            select(S.id, S.alert_id, S.position, S.person, S.label, S.due_at)
+            select(S.id, S.alert_id, S.position, S.person, S.label, S.due_at, S.message_id)
             .where(S.id.in_(ids))
             .order_by(S.due_at, S.id)
         )
         return [
-            DueStep(r.id, r.alert_id, r.position, r.person, r.label, r.due_at, token) for r in rows
+            DueStep(
+                r.id, r.alert_id, r.position, r.person, r.label, r.due_at, token, r.message_id
+            )
+            for r in rows
         ]
 
     async def finish_step(
