@@ -102,8 +102,9 @@ async def seed(
 
 async def replica(
     url: str, schema: str | None, deadline: float, last_due: float, tick: float
-) -> list[int]:
-    """One replica: tick every `tick` seconds until the deadline; return alert ids it DM'd."""
+) -> tuple[list[int], list[int]]:
+    """One replica: tick every `tick` seconds until the deadline; return the step ids it
+    finished and the alert ids its direct messages covered."""
     registry = parse_registry(registry_yaml(SYSTEMS), source="bench.yaml")
     store = SqlStore(engine_for(url, schema))
     chat = InMemoryPlatform(name="slack")
@@ -114,19 +115,26 @@ async def replica(
         clock=SystemClock(),
         stop_runner=ActionRunner(workdir=Path("."), environ={}),
     )
+    sent: list[int] = []
     while time.time() < deadline:
         began = time.monotonic()
         report = await service.tick()
+        sent += report.sent
         if not report.sent and time.time() > last_due:
             break
         await asyncio.sleep(max(0.0, tick - (time.monotonic() - began)))
     await store.close()
-    return [int(s.card.buttons[0].value) for s in chat.posts("direct")]
+    covered = []  # alert ids each direct message told someone about (digests list several)
+    for dm in chat.posts("direct"):
+        listed = dict(dm.card.fields).get("Alerts")
+        ids = listed.replace("#", "").split(", ") if listed else [dm.card.buttons[0].value]
+        covered += [int(i) for i in ids]
+    return sent, covered
 
 
 def replica_process(
     url: str, schema: str | None, deadline: float, last_due: float, tick: float
-) -> list[int]:
+) -> tuple[list[int], list[int]]:
     """Entry point of a replica process."""
     return asyncio.run(replica(url, schema, deadline, last_due, tick))
 
@@ -167,7 +175,7 @@ def run(backend: str, alerts: int, replicas: int, tick: float, spread: float) ->
             await admin.dispose()
 
         asyncio.run(drop())
-    counts = Counter(a for per in sent for a in per)
+    counts = Counter(alert for _, covered in sent for alert in covered)
     return {
         "backend": backend,
         "replicas": replicas,
@@ -176,7 +184,7 @@ def run(backend: str, alerts: int, replicas: int, tick: float, spread: float) ->
         "sent": len(late),
         "not_sent": pending,
         "sent_twice": sum(1 for c in counts.values() if c > 1),
-        "per_replica": [len(s) for s in sent],
+        "per_replica": [len(steps) for steps, _ in sent],
         "lateness_s": summary(late),
     }
 

@@ -11,6 +11,7 @@ from bot.domain import UserRef
 ACK = "alert.ack"
 RESOLVE = "alert.resolve"
 HAND_OFF = "alert.handoff"
+ACK_BOARD = "board.ack"
 STOP_CONFIRM = "stop.confirm"
 STOP_CANCEL = "stop.cancel"
 ROLE_CONFIRM = "role.confirm"

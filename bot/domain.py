@@ -72,6 +72,7 @@ class Alert:
     resolved_at: datetime | None = None
     held_since: datetime | None = None
     repeats: int = 0
+    claim_combined: bool = False  # the claim is a storm board shared with other alerts
 
 
 @dataclass(frozen=True)

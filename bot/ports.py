@@ -150,8 +150,10 @@ class Repository(Protocol):
         opened_at: datetime,
         link: str | None,
         source: MessageRef | None,
+        claim_lease_until: datetime | None = None,
     ) -> Alert | None:
-        """Store a new open alert; None when an open alert already has this `open_key`."""
+        """Store a new open alert; None when an open alert already has this `open_key`.
+        `claim_lease_until` reserves posting the claim for the caller until then."""
         ...
 
     async def count_repeat(self, *, open_key: str) -> Alert | None:
@@ -190,8 +192,14 @@ class Repository(Protocol):
         """Ids of alerts whose claim was never posted and whose posting lease has lapsed."""
         ...
 
-    async def set_claim(self, *, alert_id: int, message: MessageRef) -> None:
-        """Remember where the claim message lives."""
+    async def set_claim(
+        self, *, alert_id: int, message: MessageRef, combined: bool = False
+    ) -> None:
+        """Remember where the claim message lives (a storm board when `combined`)."""
+        ...
+
+    async def alerts_on_claim(self, *, message: MessageRef) -> list[Alert]:
+        """Every alert whose claim is this message (one, or a storm board's many)."""
         ...
 
     async def change_state(

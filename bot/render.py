@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -108,6 +109,55 @@ def escalation_notice(*, alert: Alert, person: Mention, label: str, direct: bool
         buttons=alert_buttons(alert),
         tone="alert",
         link=alert.link,
+    )
+
+
+def storm_board_opening() -> Card:
+    """The first draw of a channel's storm board, replaced within a tick."""
+    return Card(
+        title="Alert storm: claims are combined here",
+        lines=(
+            (
+                "Alerts are arriving faster than this channel can be posted to; each is "
+                "claimed for its system's operator and listed here.",
+            ),
+        ),
+        tone="alert",
+    )
+
+
+def storm_board(
+    *,
+    board: str,
+    rows: Sequence[tuple[str | None, Mention, Sequence[Alert]]],
+    now: datetime,
+    shown: int = 40,
+) -> Card:
+    """A channel's storm board: per system and holder, how many alerts and in what state."""
+    total = sum(len(alerts) for _, _, alerts in rows)
+    ordered = sorted(rows, key=lambda r: -len(r[2]))
+    lines: list[Line] = []
+    for system, holder, alerts in ordered[:shown]:
+        states = Counter(a.state.value for a in alerts)
+        repeats = sum(a.repeats for a in alerts)
+        detail = ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
+        extra = f", {repeats} repeats" if repeats else ""
+        lines.append(
+            (
+                f"{system or 'unowned'}: {len(alerts)} alerts ({detail}{extra}), held by ",
+                holder,
+                ".",
+            )
+        )
+    if len(ordered) > shown:
+        rest = sum(len(a) for _, _, a in ordered[shown:])
+        lines.append((f"... and {len(ordered) - shown} more systems with {rest} alerts.",))
+    lines.append((f"Updated {when(now)}.",))
+    return Card(
+        title=f"Alert storm: {total} alerts, {len({r[0] for r in rows})} systems",
+        lines=tuple(lines),
+        buttons=(Button(cards.ACK_BOARD, "Acknowledge all I may", board, style="primary"),),
+        tone="alert",
     )
 
 

@@ -16,7 +16,7 @@ from typing import Literal
 
 from bot import cards, render, stale
 from bot.cards import Card, Mention, Reply
-from bot.domain import Alert, AlertState, DueStep, StopRequest, UserRef
+from bot.domain import Alert, AlertState, DueStep, MessageRef, StopRequest, UserRef
 from bot.escalation import plan_steps
 from bot.events import AlertSeen, ButtonClicked, CommandGiven
 from bot.matching import fingerprint, match_system, status_of
@@ -33,6 +33,7 @@ from bot.ports import (
     Store,
 )
 from bot.registry import ChannelId, Registry, SystemView
+from bot.storm import Boards, Pace, Redraws
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ class TickReport:
     sent: list[int] = field(default_factory=list)
     lost_lease: list[int] = field(default_factory=list)
     claims_posted: list[int] = field(default_factory=list)
+    redrawn: int = 0
 
 
 def close_matches(word: str, candidates: list[str]) -> list[str]:
@@ -81,6 +83,9 @@ class AccountabilityService:
         lease: timedelta = timedelta(seconds=30),
         batch: int = 200,
         observer: Observer | None = None,
+        channel_pace: float = 1.0,
+        channel_burst: int = 5,
+        redraw_every: timedelta = timedelta(seconds=2),
     ) -> None:
         self.registry = registry
         self.store = store
@@ -92,6 +97,11 @@ class AccountabilityService:
         self.batch = batch
         self.people = People(registry=registry, platforms=platforms)
         self.observer: Observer = observer or NoObserver()
+        # Per process: a replica's share of a channel's pace is an approximation that errs
+        # toward boards, which cost one message however many replicas open one.
+        self.pace = Pace(rate=channel_pace, burst=channel_burst, clock=clock)
+        self.boards = Boards(clock=clock, quiet=timedelta(minutes=2))
+        self.redraws = Redraws(clock=clock, interval=redraw_every)
 
     def use_registry(self, registry: Registry) -> None:
         """Switch to a reloaded registry; open alerts keep the escalation maps copied onto them."""
@@ -150,6 +160,7 @@ class AccountabilityService:
                 opened_at=now,
                 link=event.link,
                 source=event.message,
+                claim_lease_until=now + self.lease,
             )
             if alert is None:
                 repeat = await repo.count_repeat(open_key=open_key)
@@ -211,15 +222,21 @@ class AccountabilityService:
         if alert is None:
             return
         if taken.outcome in ("claimed", "unowned"):
-            await self.post_claim(alert.id)
+            await self.post_claim(alert.id, leased=True)
+        elif taken.outcome == "repeat" and alert.claim is not None:
+            self.redraws.mark(alert.claim)  # counts are redrawn together, not per repeat
         elif alert.claim is not None:
             await self.refresh_claim(alert)
 
-    async def post_claim(self, alert_id: int) -> bool:
-        """Post the claim message of an alert once, even when several workers try."""
+    async def post_claim(self, alert_id: int, *, leased: bool = False) -> bool:
+        """Post the claim of an alert once, even when several workers try. `leased`: the
+        caller stored the alert and holds its posting lease. Past the channel's pace the
+        claim joins the channel's storm board instead of posting a message of its own."""
         now = self.clock.now()
         async with self.store.transaction() as repo:
-            if not await repo.take_claim_post(alert_id=alert_id, now=now, lease=self.lease):
+            if not leased and not await repo.take_claim_post(
+                alert_id=alert_id, now=now, lease=self.lease
+            ):
                 return False
             alert = await repo.get_alert(alert_id=alert_id)
         if alert is None:
@@ -228,12 +245,69 @@ class AccountabilityService:
         if chat is None:
             log.error("no platform %s for alert %s", alert.platform, alert_id)
             return False
-        card = await self.claim_card(alert)
-        thread = alert.source.thread_root if alert.source else None
-        message = await chat.post(channel=alert.channel, card=card, thread=thread)
+        channel = (alert.platform, alert.channel)
+        if self.boards.current(channel) is None and self.pace.take(channel):
+            card = await self.claim_card(alert)
+            thread = alert.source.thread_root if alert.source else None
+            message = await chat.post(channel=alert.channel, card=card, thread=thread)
+            combined = False
+        else:
+            message = await self._board(chat, alert)
+            combined = True
         async with self.store.transaction() as repo:
-            await repo.set_claim(alert_id=alert_id, message=message)
+            await repo.set_claim(alert_id=alert_id, message=message, combined=combined)
+        if combined:
+            self.redraws.mark(message)
         return True
+
+    async def _board(self, chat: ChatPlatform, alert: Alert) -> MessageRef:
+        """The channel's storm board, posted by the first alert that needs it."""
+        channel = (alert.platform, alert.channel)
+        board = self.boards.current(channel)
+        if board is not None:
+            return await asyncio.shield(board.message)
+        board = self.boards.start(channel)
+        try:
+            message = await chat.post(channel=alert.channel, card=render.storm_board_opening())
+        except BaseException as exc:
+            self.boards.failed(channel, board, exc)
+            raise
+        board.message.set_result(message)
+        return message
+
+    async def redraw(self) -> int:
+        """Redraw the claims and boards that changed since they were last drawn."""
+        drawn = 0
+        for message in self.redraws.due():
+            chat = self.platforms.get(message.platform)
+            async with self.store.transaction() as repo:
+                alerts = await repo.alerts_on_claim(message=message)
+            self.redraws.drawn(message)
+            if chat is None or not alerts:
+                continue
+            if alerts[0].claim_combined:
+                card = await self._board_card(alerts)
+            else:
+                card = await self.claim_card(alerts[0])
+            try:
+                await chat.update(message=message, card=card)
+                drawn += 1
+            except PlatformError as exc:
+                log.warning("could not redraw %s: %s", message.id, exc)
+                self.redraws.mark(message)
+        return drawn
+
+    async def _board_card(self, alerts: list[Alert]) -> Card:
+        groups: dict[tuple[str | None, str | None], list[Alert]] = {}
+        for alert in alerts:
+            groups.setdefault((alert.system, alert.holder), []).append(alert)
+        platform = alerts[0].platform
+        rows = [
+            (system, await self.people.mention(holder, platform=platform), members)
+            for (system, holder), members in groups.items()
+        ]
+        board = f"{alerts[0].claim.channel} {alerts[0].claim.id}" if alerts[0].claim else ""
+        return render.storm_board(board=board, rows=rows, now=self.clock.now())
 
     async def claim_card(self, alert: Alert) -> Card:
         """The current claim card of an alert."""
@@ -256,6 +330,9 @@ class AccountabilityService:
     async def refresh_claim(self, alert: Alert) -> None:
         """Update the claim message in place to show the alert's current state."""
         if alert.claim is None:
+            return
+        if alert.claim_combined:
+            self.redraws.mark(alert.claim)
             return
         chat = self.platforms.get(alert.platform)
         if chat is None:
@@ -314,6 +391,7 @@ class AccountabilityService:
         """Send every due escalation step once and retry claims that were never posted."""
         report = TickReport()
         now = self.clock.now()
+        report.redrawn = await self.redraw()
         async with self.store.transaction() as repo:
             unposted = await repo.unposted_claims(now=now, limit=self.batch)
         for alert_id in unposted:
@@ -339,11 +417,18 @@ class AccountabilityService:
         by_person: dict[tuple[str, str], list[tuple[DueStep, Alert]]] = {}
         for step, alert in due:
             by_person.setdefault((alert.platform, step.person), []).append((step, alert))
+        # Bounded: each direct message records its id in a transaction of its own, and a
+        # connection pool is smaller than a batch.
+        limit = asyncio.Semaphore(8)
+
+        async def direct(
+            platform: str, person: str, steps: list[tuple[DueStep, Alert]]
+        ) -> tuple[str | None, bool]:
+            async with limit:
+                return await self._direct(platform, person, steps)
+
         outcomes = await asyncio.gather(
-            *(
-                self._direct(platform, person, steps)
-                for (platform, person), steps in by_person.items()
-            ),
+            *(direct(platform, person, steps) for (platform, person), steps in by_person.items()),
             return_exceptions=True,
         )
         delivered: dict[int, tuple[str | None, bool]] = {}
@@ -418,6 +503,9 @@ class AccountabilityService:
 
     async def _thread_notice(self, step: DueStep, alert: Alert, reached: bool) -> None:
         """Say in the alert's thread who it escalated to (and if they could not be reached)."""
+        if alert.claim_combined and alert.claim is not None:
+            self.redraws.mark(alert.claim)  # a storm board shows escalations instead
+            return
         chat = self.platforms[alert.platform]
         person = await self.people.mention(step.person, platform=alert.platform)
         thread = alert.claim or alert.source
@@ -441,6 +529,8 @@ class AccountabilityService:
             return await self._alert_click(event)
         if event.action in (cards.STOP_CONFIRM, cards.STOP_CANCEL):
             return await self._stop_click(event)
+        if event.action == cards.ACK_BOARD:
+            return await self._acknowledge_board(event)
         if event.action == cards.ROLE_CONFIRM:
             return await self._role_confirm(event)
         if event.action == cards.ROLE_HAND_OFF:
@@ -513,6 +603,48 @@ class AccountabilityService:
             )
         await self.refresh_claim(changed)
         return None
+
+    async def _acknowledge_board(self, event: ButtonClicked) -> Reply:
+        """Acknowledge every open alert on a storm board that the clicker may act on."""
+        channel, _, message_id = event.value.partition(" ")
+        board = MessageRef(event.user.platform, channel, message_id)
+        person = await self.people.person(event.user)
+        actor = person or f"{event.user.platform}:{event.user.id}"
+        now = self.clock.now()
+        acknowledged = 0
+        async with self.store.transaction() as repo:
+            for alert in await repo.alerts_on_claim(message=board):
+                system = self.registry.system(alert.system) if alert.system else None
+                if alert.state != AlertState.OPEN or not self._may_act(system, alert, person):
+                    continue
+                changed = await repo.change_state(
+                    alert_id=alert.id,
+                    to=AlertState.ACKNOWLEDGED,
+                    person=actor,
+                    at=now,
+                    allowed_from=(AlertState.OPEN,),
+                )
+                if changed is None:
+                    continue
+                acknowledged += 1
+                await repo.append_audit(
+                    at=now,
+                    actor=actor,
+                    action="alert.acknowledged",
+                    system=alert.system,
+                    alert_id=alert.id,
+                    detail={"holder": actor, "user": event.user.id, "board": message_id},
+                )
+        if acknowledged:
+            self.redraws.mark(board)
+        return Reply(
+            render.notice(
+                f"Acknowledged {acknowledged} alerts",
+                "Alerts you are not named on were left to their holders."
+                if acknowledged
+                else "None of the open alerts on this board are yours to acknowledge.",
+            )
+        )
 
     async def _hand_off(self, event: ButtonClicked, alert: Alert, actor: str) -> Reply | None:
         target = await self.people.person(event.target) if event.target else None

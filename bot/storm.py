@@ -1,10 +1,11 @@
-"""Alert storms: a per-channel posting pace, and the summary boards that take over when
-claims arrive faster than a channel may be posted to.
+"""Alert storms: a per-channel posting pace, the summary boards that take over when claims
+arrive faster than a channel may be posted to, and coalesced redraws of messages.
 
 Chat platforms allow about one message per second per channel. Posting one claim per alert
-in a storm would queue claims for minutes; instead, past the pace, a channel gets one summary
-message (a board) that is updated in place with who holds what, so every alert is attributed
-to a named person at once while the platform receives few messages."""
+in a storm would queue claims for minutes; instead, past the pace, a channel gets one board
+message that is updated in place with who holds what, so every alert is attributed to a named
+person at once while the platform receives few messages. Repeats and board changes mark a
+message for redraw; redraws happen at most once per interval per message."""
 
 from __future__ import annotations
 
@@ -29,100 +30,85 @@ class Pace:
     def _level(self, key: Hashable) -> float:
         now = self.clock.now()
         tokens, at = self._tokens.get(key, (float(self.burst), now))
-        tokens = min(float(self.burst), tokens + (now - at).total_seconds() * self.rate)
-        self._tokens[key] = (tokens, now)
-        return tokens
+        return min(float(self.burst), tokens + (now - at).total_seconds() * self.rate)
 
     def take(self, key: Hashable) -> bool:
         """Use one post if the pace allows it now."""
         tokens = self._level(key)
         if tokens < 1:
             return False
-        self._tokens[key] = (tokens - 1, self._tokens[key][1])
+        self._tokens[key] = (tokens - 1, self.clock.now())
         return True
 
     def spend(self, key: Hashable) -> None:
-        """Count a post that goes out regardless (it will be queued by the adapter)."""
-        tokens = self._level(key)
-        self._tokens[key] = (max(-float(self.burst), tokens - 1), self._tokens[key][1])
+        """Count a post that goes out regardless (the adapter queues it)."""
+        self._tokens[key] = (max(-float(self.burst), self._level(key) - 1), self.clock.now())
 
 
 @dataclass
 class Board:
-    """One channel's storm summary: its message, and whether it needs an update."""
+    """One channel's storm summary message, posted once and shared by every waiter."""
 
-    created: datetime
     touched: datetime
     message: asyncio.Future[MessageRef] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
-    dirty: bool = True
-    updated: datetime | None = None
 
 
 class Boards:
-    """The live boards of this process, by channel, and by message for updates."""
+    """The live storm board of each channel in this process."""
 
-    def __init__(self, *, clock: Clock, quiet: timedelta, interval: timedelta) -> None:
+    def __init__(self, *, clock: Clock, quiet: timedelta) -> None:
         self.clock = clock
         self.quiet = quiet
-        self.interval = interval
         self._by_channel: dict[tuple[str, str], Board] = {}
-        self._by_message: dict[tuple[str, str, str], Board] = {}
 
     def current(self, channel: tuple[str, str]) -> Board | None:
-        """The board a storm in this channel is adding to, if it is still live."""
+        """The board a storm in this channel adds to, while alerts keep coming."""
         board = self._by_channel.get(channel)
         if board is None or self.clock.now() - board.touched > self.quiet:
             return None
+        board.touched = self.clock.now()
         return board
 
     def start(self, channel: tuple[str, str]) -> Board:
-        """Open a new board for a channel; the caller posts it and resolves `message`."""
-        now = self.clock.now()
-        board = Board(created=now, touched=now)
+        """Open a board; the caller posts it and resolves `message`."""
+        board = Board(touched=self.clock.now())
         self._by_channel[channel] = board
         return board
 
-    def posted(self, board: Board, message: MessageRef) -> None:
-        """Record where a board lives."""
-        board.message.set_result(message)
-        self._by_message[(message.platform, message.channel, message.id)] = board
-
     def failed(self, channel: tuple[str, str], board: Board, error: BaseException) -> None:
-        """A board could not be posted: waiters see the error and the next alert retries."""
+        """The board could not be posted: waiters get the error, the next alert retries."""
         if self._by_channel.get(channel) is board:
             del self._by_channel[channel]
-        board.message.set_exception(error)
-        board.message.exception()  # mark retrieved: waiters re-raise it themselves
+        if not board.message.done():
+            board.message.set_exception(error)
+            board.message.exception()  # retrieved here; each waiter re-raises it
 
-    def touch(self, message: MessageRef) -> None:
-        """Something on the board changed; it is redrawn by the next flush."""
-        board = self._by_message.get((message.platform, message.channel, message.id))
-        if board is None:  # a board from before a restart: adopt it
-            now = self.clock.now()
-            board = Board(created=now, touched=now)
-            board.message.set_result(message)
-            self._by_message[(message.platform, message.channel, message.id)] = board
-        board.dirty = True
-        board.touched = self.clock.now()
+
+class Redraws:
+    """Messages whose content changed, redrawn at most once per `interval` each."""
+
+    def __init__(self, *, clock: Clock, interval: timedelta) -> None:
+        self.clock = clock
+        self.interval = interval
+        self._dirty: dict[MessageRef, datetime | None] = {}
+        self._drawn: dict[MessageRef, datetime] = {}
+
+    def mark(self, message: MessageRef) -> None:
+        """Something shown on this message changed."""
+        self._dirty.setdefault(message, self._drawn.get(message))
 
     def due(self) -> list[MessageRef]:
-        """Boards to redraw now: changed, and not redrawn within `interval`."""
+        """Messages to redraw now."""
         now = self.clock.now()
-        found = []
-        for board in self._by_message.values():
-            if board.dirty and (board.updated is None or now - board.updated >= self.interval):
-                found.append(board.message.result())
-        return found
+        return [m for m, last in self._dirty.items() if last is None or now - last >= self.interval]
 
     def drawn(self, message: MessageRef) -> None:
-        """A board was redrawn; forget boards idle for long."""
+        """A message was redrawn."""
+        self._dirty.pop(message, None)
         now = self.clock.now()
-        board = self._by_message.get((message.platform, message.channel, message.id))
-        if board is not None:
-            board.dirty = False
-            board.updated = now
-        for key, b in list(self._by_message.items()):
-            if not b.dirty and now - b.touched > self.quiet * 10:
-                del self._by_message[key]
+        self._drawn[message] = now
+        for m, at in list(self._drawn.items()):
+            if now - at > self.interval * 30:
+                del self._drawn[m]

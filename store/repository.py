@@ -68,6 +68,7 @@ _ALERT_COLUMNS = (
     C.channel.label("claim_channel"),
     C.message_id.label("claim_id"),
     C.thread.label("claim_thread"),
+    C.combined.label("claim_combined"),
     K.person.label("ack_person"),
     K.at.label("ack_at"),
 )
@@ -118,6 +119,7 @@ def _alert(row: Any) -> Alert:
         resolved_at=row.resolved_at,
         held_since=row.held_since,
         repeats=row.repeats,
+        claim_combined=bool(row.claim_combined),
     )
 
 
@@ -151,8 +153,10 @@ class SqlRepository:
         opened_at: datetime,
         link: str | None,
         source: MessageRef | None,
+        claim_lease_until: datetime | None = None,
     ) -> Alert | None:
-        """Store a new open alert; None when an open alert already has this `open_key`."""
+        """Store a new open alert; None when an open alert already has this `open_key`.
+        `claim_lease_until` reserves posting the claim for the caller until then."""
         stmt = (
             self._insert(ALERT)
             .values(
@@ -179,7 +183,9 @@ class SqlRepository:
         alert_id = (await self.session.execute(stmt)).scalar_one_or_none()
         if alert_id is None:
             return None
-        await self.session.execute(insert(CLAIM).values(alert_id=alert_id))
+        await self.session.execute(
+            insert(CLAIM).values(alert_id=alert_id, lease_until=claim_lease_until)
+        )
         return await self.get_alert(alert_id=alert_id)
 
     async def count_repeat(self, *, open_key: str) -> Alert | None:
@@ -275,8 +281,10 @@ class SqlRepository:
         )
         return [r.alert_id for r in rows]
 
-    async def set_claim(self, *, alert_id: int, message: MessageRef) -> None:
-        """Remember where the claim message lives."""
+    async def set_claim(
+        self, *, alert_id: int, message: MessageRef, combined: bool = False
+    ) -> None:
+        """Remember where the claim message lives (a storm board when `combined`)."""
         await self.session.execute(
             update(CLAIM)
             .where(C.alert_id == alert_id)
@@ -284,10 +292,20 @@ class SqlRepository:
                 channel=message.channel,
                 message_id=message.id,
                 thread=message.thread,
+                combined=combined,
                 posted_at=func.now(),
                 lease_until=None,
             )
         )
+
+    async def alerts_on_claim(self, *, message: MessageRef) -> list[Alert]:
+        """Every alert whose claim is this message (one, or a storm board's many)."""
+        rows = await self.session.execute(
+            _alert_query()
+            .where(C.message_id == message.id, C.channel == message.channel)
+            .order_by(A.id)
+        )
+        return [_alert(r) for r in rows]
 
     async def change_state(
         self,

@@ -76,8 +76,9 @@ class ClaimRow(SQLModel, table=True):
     __tablename__ = "claim"
     alert_id: int = Field(primary_key=True, foreign_key="alert.id")
     channel: str | None = Field(default=None, max_length=255)
-    message_id: str | None = Field(default=None, max_length=255)
+    message_id: str | None = Field(default=None, index=True, max_length=255)
     thread: str | None = Field(default=None, max_length=255)
+    combined: bool = False
     posted_at: datetime | None = _time(nullable=True)
     lease_until: datetime | None = _time(nullable=True)
 

@@ -324,6 +324,8 @@ def mount(app: web.Application, runtime: Runtime) -> None:
     platform = SlackPlatform(
         token=token,
         base_url=settings.slack_api_url,
+        # a third of the core's lease: an escalation step makes up to three calls
+        call_budget=runtime.service.lease.total_seconds() / 3,
         on_rate_limited=lambda: runtime.metrics.rate_limited.labels("slack").inc(),
     )
     runtime.platforms[platform.name] = platform

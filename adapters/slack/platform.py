@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,12 +49,65 @@ class SlackCallError(PlatformError):
         self.error = error
 
 
+# When the Slack call in progress must be finished (event-loop time). Rate-limit waits and the
+# channel queue never run past it: see SlackPlatform's `call_budget`.
+_DEADLINE: ContextVar[float | None] = ContextVar("slack_call_deadline", default=None)
+
+
+def _retry_after(response: HttpResponse) -> float:
+    for key, values in response.headers.items():
+        if key.lower() == "retry-after" and values:
+            try:
+                return float(values[0])
+            except ValueError:
+                break
+    return 1.0
+
+
 class _CountedRateLimitRetry(AsyncRateLimitErrorRetryHandler):
-    """slack_sdk's 429 handler (sleeps `Retry-After`, then retries) that also reports each 429."""
+    """slack_sdk's 429 handler (sleeps `Retry-After`, then retries) that also reports each 429
+    and gives up when the wait would outlast the call's budget."""
 
     def __init__(self, *, max_retry_count: int, on_limited: Callable[[], None] | None) -> None:
         super().__init__(max_retry_count=max_retry_count)
         self._on_limited = on_limited
+
+    async def can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        """Count every 429 (the last one too), then decide as slack_sdk does."""
+        if response is not None and response.status_code == 429 and self._on_limited:
+            self._on_limited()
+        return await super().can_retry_async(
+            state=state, request=request, response=response, error=error
+        )
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if response is None or response.status_code != 429:
+            return False
+        deadline = _DEADLINE.get()
+        wait = _retry_after(response)
+        if deadline is not None and asyncio.get_running_loop().time() + wait > deadline:
+            log.warning(
+                "slack rate limited %s for %.0fs, longer than this call may wait; "
+                "leaving it to be retried",
+                _method(request),
+                wait,
+            )
+            return False
+        return True
 
     async def prepare_for_next_attempt_async(
         self,
@@ -63,15 +117,16 @@ class _CountedRateLimitRetry(AsyncRateLimitErrorRetryHandler):
         response: HttpResponse | None = None,
         error: Exception | None = None,
     ) -> None:
-        """Count the 429, then wait as Slack asked."""
-        if self._on_limited is not None:
-            self._on_limited()
-        # Only the Web API method name: a response_url's path is a credential.
-        method = request.url.rsplit("/", 1)[-1] if "/api/" in request.url else "response_url"
-        log.info("slack rate limited %s; waiting Retry-After", method)
+        """Wait as Slack asked."""
+        log.info("slack rate limited %s; waiting Retry-After", _method(request))
         await super().prepare_for_next_attempt_async(
             state=state, request=request, response=response, error=error
         )
+
+
+def _method(request: HttpRequest) -> str:
+    # Only the Web API method name: a response_url's path is a credential.
+    return request.url.rsplit("/", 1)[-1] if "/api/" in request.url else "response_url"
 
 
 class _Pacer:
@@ -83,17 +138,30 @@ class _Pacer:
         self._next: dict[str, float] = {}
 
     @asynccontextmanager
-    async def slot(self, channel: str) -> AsyncIterator[None]:
-        """Hold the channel's turn for one call."""
+    async def slot(
+        self, channel: str, *, what: str, deadline: float | None = None
+    ) -> AsyncIterator[None]:
+        """Hold the channel's turn for one call; SlackCallError("queued_too_long") when the
+        turn would come after `deadline`."""
+        loop = asyncio.get_running_loop()
         lock = self._locks.setdefault(channel, asyncio.Lock())
-        async with lock:
-            wait = self._next.get(channel, 0.0) - time.monotonic()
+        try:
+            async with asyncio.timeout_at(deadline):
+                await lock.acquire()
+        except TimeoutError as exc:
+            raise SlackCallError(what, "queued_too_long") from exc
+        try:
+            wait = self._next.get(channel, 0.0) - loop.time()
             if wait > 0:
+                if deadline is not None and loop.time() + wait > deadline:
+                    raise SlackCallError(what, "queued_too_long")
                 await asyncio.sleep(wait)
             try:
                 yield
             finally:
-                self._next[channel] = time.monotonic() + self.interval
+                self._next[channel] = loop.time() + self.interval
+        finally:
+            lock.release()
 
 
 @dataclass
@@ -129,6 +197,7 @@ class SlackPlatform:
         token: str,
         base_url: str | None = None,
         post_interval: float = 1.0,
+        call_budget: float | None = 10.0,
         rate_limit_retries: int = 10,
         user_cache_ttl: float = 3600.0,
         on_rate_limited: Callable[[], None] | None = None,
@@ -141,16 +210,40 @@ class SlackPlatform:
         self.client = AsyncWebClient(
             token=token,
             base_url=base if base.endswith("/") else base + "/",
-            timeout=15,
+            timeout=10,
             retry_handlers=self._retry_handlers,
         )
         self.pacer = _Pacer(post_interval)
+        # How long one call may wait for its turn and for Retry-After. The core leases claim
+        # posts and escalation steps (30 s by default) and hands them to another attempt when
+        # the lease lapses; a call that waited longer would then be sent twice. Past the
+        # budget the call fails (PlatformError) and the lease brings it back later.
+        self.call_budget = call_budget
         self._dm_channels: dict[str, str] = {}
         self._by_email = _TtlCache(user_cache_ttl)
         self._users = _TtlCache(min(user_cache_ttl, 600.0))
         self._identity: Identity | None = None
 
     # ---- plumbing ----------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _call(self, what: str, channel: str | None = None) -> AsyncIterator[None]:
+        """One Web API call within the budget, paced when it posts to a channel."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.call_budget if self.call_budget is not None else None
+        token = _DEADLINE.set(deadline)
+        try:
+            if channel is None:
+                async with self._errors(what):
+                    yield
+            else:
+                async with (
+                    self.pacer.slot(channel, what=what, deadline=deadline),
+                    self._errors(what),
+                ):
+                    yield
+        finally:
+            _DEADLINE.reset(token)
 
     @asynccontextmanager
     async def _errors(self, what: str) -> AsyncIterator[None]:
@@ -170,7 +263,7 @@ class SlackPlatform:
     async def identity(self) -> Identity:
         """The bot's own user id, bot id and workspace URL (auth.test, asked once)."""
         if self._identity is None:
-            async with self._errors("auth.test"):
+            async with self._call("auth.test"):
                 found = await self.client.auth_test()
             self._identity = Identity(
                 user_id=found.get("user_id"), bot_id=found.get("bot_id"), url=found.get("url")
@@ -182,7 +275,7 @@ class SlackPlatform:
     async def post(self, *, channel: str, card: Card, thread: str | None = None) -> MessageRef:
         """Post a card (a thread reply when `thread` is given), paced per channel."""
         args = translate.message_args(card)
-        async with self.pacer.slot(channel), self._errors("chat.postMessage"):
+        async with self._call("chat.postMessage", channel):
             sent = await self.client.chat_postMessage(
                 channel=channel,
                 thread_ts=thread,
@@ -195,14 +288,14 @@ class SlackPlatform:
     async def update(self, *, message: MessageRef, card: Card) -> None:
         """Replace a message the bot posted (chat.update)."""
         args = translate.message_args(card)
-        async with self.pacer.slot(message.channel), self._errors("chat.update"):
+        async with self._call("chat.update", message.channel):
             await self.client.chat_update(channel=message.channel, ts=message.id, **args)
 
     async def direct(self, *, user: UserRef, card: Card) -> MessageRef:
         """Open (or reuse) the direct conversation with a user and post the card there."""
         channel = self._dm_channels.get(user.id)
         if channel is None:
-            async with self._errors("conversations.open"):
+            async with self._call("conversations.open"):
                 opened = await self.client.conversations_open(users=user.id)
             channel = str(opened["channel"]["id"])
             self._dm_channels[user.id] = channel
@@ -215,7 +308,7 @@ class SlackPlatform:
         if cached is not None:
             return UserRef(self.name, cached.value) if cached.value else None
         try:
-            async with self._errors("users.lookupByEmail"):
+            async with self._call("users.lookupByEmail"):
                 found = await self.client.users_lookupByEmail(email=key)
         except SlackCallError as exc:
             if exc.error == "users_not_found":
@@ -247,7 +340,7 @@ class SlackPlatform:
     ) -> None:
         """Show a card to one person in a channel (chat.postEphemeral)."""
         args = translate.message_args(card)
-        async with self.pacer.slot(channel), self._errors("chat.postEphemeral"):
+        async with self._call("chat.postEphemeral", channel):
             await self.client.chat_postEphemeral(
                 channel=channel, user=user, thread_ts=thread, **args
             )
@@ -268,7 +361,7 @@ class SlackPlatform:
         else:
             body["replace_original"] = False
             body["response_type"] = "ephemeral" if ephemeral else "in_channel"
-        async with self._errors("response_url"):
+        async with self._call("response_url"):
             answer = await hook.send_dict(body)
         if answer.status_code >= 400:
             raise PlatformError(f"slack response_url answered {answer.status_code}")
@@ -284,7 +377,7 @@ class SlackPlatform:
         if cached is not None:
             return cached.value if isinstance(cached.value, dict) else None
         try:
-            async with self._errors("users.info"):
+            async with self._call("users.info"):
                 found = await self.client.users_info(user=user_id)
         except SlackCallError as exc:
             if exc.error == "user_not_found":

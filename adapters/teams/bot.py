@@ -414,6 +414,9 @@ class TeamsEndpoint:
         except StorageUnavailable:
             log.exception("teams activity not taken: storage failed")
             return _refuse(503, "storage unavailable; deliver again later")
+        except Exception:
+            log.exception("teams activity failed", extra={"activity_type": inbound.type})
+            return _refuse(500, "internal error")
         if answer is not None:
             return web.json_response(answer.body, status=int(answer.status or 200))
         return web.Response(status=200)

@@ -100,6 +100,8 @@ async def paced(call: Callable[[], Awaitable[T]], *, what: str) -> T:
             raise PlatformError(f"Teams refused {what}: HTTP {status}") from exc
         except ClientRequestError as exc:
             raise PlatformError(f"Teams unreachable for {what}: {exc.__class__.__name__}") from exc
+        except PermissionError as exc:  # botbuilder's way of saying Azure AD gave no token
+            raise PlatformError(f"no Bot Framework token for {what}: {exc}") from exc
     raise PlatformError(f"Teams kept rate-limiting {what}")  # pragma: no cover
 
 

@@ -168,7 +168,7 @@ def parse_activity(raw: Any) -> Inbound:
     user_key = aad or user_id
     bot_id = _str(recipient, "id", where="recipient.") or ""
     conversation_type = _str(conversation, "conversationType", where="conversation.") or (
-        "channel" if is_channel(base) else "personal"
+        "channel" if is_channel(base) else "groupChat" if base.startswith("19:") else "personal"
     )
     entities = raw.get("entities") or []
     for key in ("entities", "attachments", "membersAdded"):

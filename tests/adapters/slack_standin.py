@@ -144,6 +144,10 @@ class SlackStandIn:
         call that comes back before that time has passed is refused again."""
         self._limits[method] = _Limit(times, retry_after)
 
+    def lift_rate_limits(self) -> None:
+        """Slack stops refusing."""
+        self._limits.clear()
+
     # ---- what tests ask -----------------------------------------------------------------------
 
     def calls_to(self, method: str, *, ok: bool = True) -> list[Call]:

@@ -120,6 +120,7 @@ async def test_a_repeat_of_an_open_alert_is_counted_on_its_claim(env: SlackEnv) 
     await env.settle()
     await env.send_event(again)
     await env.settle()
+    await env.tick()  # repeats are redrawn together, at most every few seconds
 
     assert len(env.standin.posts(ALERTS)) == 1
     [update] = env.standin.calls_to("chat.update")

@@ -64,7 +64,7 @@ async def test_429_then_success_loses_nothing(env: SlackEnv) -> None:
 WORDS = ["Alpha", "Bravo", "Charlie", "Delta", "Echo", "Foxtrot", "Golf", "Hotel", "India"]
 
 
-async def test_a_burst_is_paced_per_channel_and_every_claim_is_posted(
+async def test_a_burst_is_paced_per_channel_and_every_alert_is_claimed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with slack_env(tmp_path, monkeypatch, post_interval=0.05) as env:
@@ -75,13 +75,20 @@ async def test_a_burst_is_paced_per_channel_and_every_claim_is_posted(
         )
         assert {a.status for a in answers} == {200}
         await env.settle()
+        await env.tick()  # the storm board is drawn
 
         assert [c for c in env.standin.calls if c.status == 429] == []
-        claims = env.standin.posts(ALERTS)
-        assert sorted(c.args["thread_ts"] for c in claims) == sorted(
-            alert_post(n, w)["ts"] for n, w in enumerate(WORDS)
-        )
-        assert len(await env.open_alerts()) == len(WORDS)
+        # every alert is attributed to a named person in a message Slack accepted: its own
+        # claim in its thread, or (past the core's channel pace) the channel's storm board
+        alerts = await env.open_alerts()
+        assert len(alerts) == len(WORDS)
+        for alert in alerts:
+            assert alert.claim is not None
+            shown = env.standin.message(ALERTS, alert.claim.id)
+            assert "<@U0ALICE01>" in shown["text"] + json.dumps(shown["blocks"])
+        threads = [c.args.get("thread_ts") for c in env.standin.posts(ALERTS)]
+        own = [t for t in threads if t]
+        assert len(own) == len(set(own))  # nothing claimed twice
 
 
 async def test_a_burst_meeting_a_rate_limit_loses_nothing(env: SlackEnv) -> None:
@@ -97,3 +104,51 @@ async def test_a_burst_meeting_a_rate_limit_loses_nothing(env: SlackEnv) -> None
     assert rate_limited_total(env) >= 1
     for claim in claims:
         assert "<@U0ALICE01>" in json.dumps(claim.args["blocks"])
+
+
+async def test_a_rate_limit_longer_than_the_call_may_wait_is_left_to_the_lease(
+    env: SlackEnv,
+) -> None:
+    # A claim post waits at most a third of the core's lease; waiting longer would let the
+    # lease lapse and the claim be posted twice.
+    assert env.adapter.platform.call_budget == 10.0
+    env.adapter.platform.call_budget = 0.5
+    env.standin.rate_limit("chat.postMessage", times=1, retry_after=30)
+    assert (await env.send_event(load_fixture("alertmanager_firing.json"))).status == 200
+    await env.settle()
+    assert env.standin.posts(ALERTS) == []  # gave up at once instead of sleeping 30 s
+    assert len(await env.open_alerts()) == 1  # stored: nothing is lost
+
+    env.standin.lift_rate_limits()
+    await env.tick()  # the lease has not lapsed: nobody posts it twice
+    assert env.standin.posts(ALERTS) == []
+    env.clock.advance(timedelta(seconds=31))
+    await env.tick()
+    await env.tick()
+    [claim] = env.standin.posts(ALERTS)
+    assert claim.args["thread_ts"] == load_fixture("alertmanager_firing.json")["ts"]
+
+
+async def test_a_channel_queue_longer_than_the_call_may_wait_is_left_to_the_lease(
+    env: SlackEnv,
+) -> None:
+    slack = env.adapter.platform
+    slack.pacer.interval = 1.0  # one post per second in this channel ...
+    slack.call_budget = 0.2  # ... and a call may wait 0.2 s for its turn
+    answers = await asyncio.gather(
+        *(env.send_event(alert_post(n, word)) for n, word in enumerate(WORDS[:4]))
+    )
+    assert {a.status for a in answers} == {200}
+    await env.settle()
+    assert len(env.standin.posts(ALERTS)) == 1  # the others gave up waiting
+
+    slack.pacer.interval, slack.call_budget = 0.0, 10.0  # Slack has room again
+    env.clock.advance(timedelta(seconds=31))
+    await env.tick()
+    claims = env.standin.posts(ALERTS)
+    assert sorted(c.args["thread_ts"] for c in claims) == sorted(
+        alert_post(n, w)["ts"] for n, w in enumerate(WORDS[:4])
+    )  # every alert claimed, none twice
+    env.clock.advance(timedelta(seconds=31))
+    await env.tick()
+    assert len(env.standin.posts(ALERTS)) == 4

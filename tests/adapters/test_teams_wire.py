@@ -21,6 +21,7 @@ from tests.adapters.teams_standin import (
     ALICE,
     BOB,
     CAROL,
+    DANA,
     ELSEWHERE,
     MALLORY,
     REGISTRY,
@@ -141,6 +142,23 @@ async def test_who_owns_addressed_to_the_bot_in_a_channel_answers_in_the_thread(
     assert "Who owns billing-router" in card_text(card_of(reply))
     async with bot.runtime.store.transaction() as repo:
         assert await repo.open_alerts() == []  # a command, not an alert
+
+
+async def test_a_personal_install_is_remembered_and_greeted(
+    bot: RunningBot, standin: ConnectorStandIn
+) -> None:
+    install = personal(standin.service_url, DANA, "")
+    install.update(type="installationUpdate", action="add")
+    del install["text"]
+
+    status, _ = await bot.post(install)
+
+    assert status == 200
+    [greeting] = standin.messages(personal_chat(DANA))
+    assert "who-owns <system>" in card_text(card_of(greeting))
+    async with session_of(bot.runtime.store) as session:
+        chat = await personal_conversation(session=session, user_aad_id=DANA.aad)
+    assert chat is not None and chat.conversation_id == personal_chat(DANA)
 
 
 # ---- alerts, escalation, acknowledgement --------------------------------------------------------

@@ -132,6 +132,7 @@ def upgrade() -> None:
         sa.Column("channel", sa.String(length=255), nullable=True),
         sa.Column("message_id", sa.String(length=255), nullable=True),
         sa.Column("thread", sa.String(length=255), nullable=True),
+        sa.Column("combined", sa.Boolean(), nullable=False, server_default=sa.false()),
         sa.Column("posted_at", sa.DateTime(), nullable=True),
         sa.Column("lease_until", sa.DateTime(), nullable=True),
         sa.ForeignKeyConstraint(
@@ -140,6 +141,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("alert_id"),
     )
+    op.create_index("ix_claim_message_id", "claim", ["message_id"], unique=False)
     op.create_table(
         "escalation_step",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -179,6 +181,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_escalation_step_alert_id"))
 
     op.drop_table("escalation_step")
+    op.drop_index("ix_claim_message_id", table_name="claim")
     op.drop_table("claim")
     op.drop_table("acknowledgement")
     op.drop_table("system_state")
