@@ -33,12 +33,19 @@ def _unknown(registry: Registry, system: str) -> int:
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     """Run the bot."""
+    # The registry is read before the chat SDKs are imported: the YAML parser's peak is freed
+    # memory by the time they load, so a large registry does not add to the peak.
+    try:
+        registry = load_registry(settings.ownership_file)
+    except RegistryError as exc:
+        print(f"cannot start: the ownership registry is broken\n{exc}", file=sys.stderr)
+        return 2
     from adapters.scheduling import ScheduleError
     from adapters.server import serve
     from store.lock import DatabaseInUse
 
     try:
-        asyncio.run(serve(settings))
+        asyncio.run(serve(settings, registry=registry))
     except RegistryError as exc:
         print(f"cannot start: the ownership registry is broken\n{exc}", file=sys.stderr)
         return 2

@@ -49,11 +49,16 @@ class Runtime:
 
 
 async def build_runtime(
-    settings: Settings, *, clock: Clock | None = None, run_migrations: bool = True
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    run_migrations: bool = True,
+    registry: Registry | None = None,
 ) -> Runtime:
-    """Load the registry (a broken one stops start-up), open the store, build the service."""
+    """Load the registry (a broken one stops start-up) unless given, open the store, build
+    the service."""
     registry_path = Path(settings.ownership_file).absolute()
-    registry = load_registry(registry_path)
+    registry = registry or load_registry(registry_path)
     store = await open_store(settings.database_url, run_migrations=run_migrations)
     clock = clock or SystemClock()
     metrics = Metrics()
@@ -120,21 +125,21 @@ def build_app(runtime: Runtime) -> web.Application:
     return app
 
 
-async def serve(settings: Settings) -> None:
+async def serve(settings: Settings, *, registry: Registry | None = None) -> None:
     """Run until SIGTERM or SIGINT; in-flight requests finish, leased work is left to leases.
 
     On SQLite, raises DatabaseInUse when another process already serves the same file.
     """
     lock = lock_database(settings.database_url)
     try:
-        await _serve(settings)
+        await _serve(settings, registry)
     finally:
         if lock is not None:
             lock.release()
 
 
-async def _serve(settings: Settings) -> None:
-    runtime = await build_runtime(settings)
+async def _serve(settings: Settings, registry: Registry | None) -> None:
+    runtime = await build_runtime(settings, registry=registry)
     app = build_app(runtime)
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()

@@ -126,6 +126,18 @@ class SystemStatus:
 
 
 @dataclass(frozen=True)
+class AuditDraft:
+    """An evidence entry before the chain gives it a place and a hash."""
+
+    at: datetime
+    actor: str
+    action: str
+    system: str | None
+    alert_id: int | None
+    detail: dict[str, object]
+
+
+@dataclass(frozen=True)
 class AuditEntry:
     """One hash-chained evidence entry."""
 

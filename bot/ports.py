@@ -12,6 +12,7 @@ from bot.cards import Card
 from bot.domain import (
     Alert,
     AlertState,
+    AuditDraft,
     AuditEntry,
     DueStep,
     MessageRef,
@@ -225,10 +226,11 @@ class Repository(Protocol):
         """Lease due pending steps of open alerts (SKIP LOCKED where the database has it)."""
         ...
 
-    async def finish_step(
-        self, *, step_id: int, lease_token: str, at: datetime, message_id: str | None
-    ) -> bool:
-        """Mark a leased step sent; False if the lease was lost to another worker."""
+    async def finish_steps(
+        self, *, finished: Sequence[tuple[DueStep, str | None]], at: datetime
+    ) -> set[int]:
+        """Mark leased steps sent with their direct message ids; returns the ids finished
+        (a step whose lease another worker took since is left to that worker)."""
         ...
 
     async def add_stop_request(
@@ -287,6 +289,10 @@ class Repository(Protocol):
         """Append a hash-chained evidence entry."""
         ...
 
+    async def append_audits(self, *, entries: Sequence[AuditDraft]) -> list[AuditEntry]:
+        """Append several entries in order, in one round trip."""
+        ...
+
     async def audit_entries(self, *, system: str | None = None) -> list[AuditEntry]:
         """Evidence in order, optionally for one system."""
         ...
@@ -317,9 +323,9 @@ class Repository(Protocol):
         """The id of the direct message already sent for a step, if one was recorded."""
         ...
 
-    async def mark_step_direct(self, *, step_id: int, lease_token: str, message_id: str) -> bool:
-        """Remember a step's direct message while the lease is held, so a worker that takes
-        the step over after a crash does not send it again; False if the lease was lost."""
+    async def mark_steps_direct(self, *, marks: Sequence[tuple[DueStep, str]]) -> None:
+        """Remember the direct message of steps whose lease is still held, so a worker that
+        takes a step over after a crash does not send it again."""
         ...
 
 

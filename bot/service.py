@@ -16,7 +16,15 @@ from typing import Literal
 
 from bot import cards, render, stale
 from bot.cards import Card, Mention, Reply
-from bot.domain import Alert, AlertState, DueStep, MessageRef, StopRequest, UserRef
+from bot.domain import (
+    Alert,
+    AlertState,
+    AuditDraft,
+    DueStep,
+    MessageRef,
+    StopRequest,
+    UserRef,
+)
 from bot.escalation import plan_steps
 from bot.events import AlertSeen, ButtonClicked, CommandGiven
 from bot.matching import fingerprint, match_system, status_of
@@ -61,6 +69,27 @@ class TickReport:
     redrawn: int = 0
 
 
+class SentMarks:
+    """Records sent direct messages on their steps right away, so a worker taking a step
+    over after a crash does not send it again. Concurrent senders share transactions
+    (group commit): whoever finds the writer free commits everything waiting."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._waiting: list[tuple[DueStep, str]] = []
+        self._writer = asyncio.Lock()
+
+    async def record(self, sent: list[tuple[DueStep, str]]) -> None:
+        """Record (step, message id) pairs; returns once they are committed."""
+        self._waiting.extend(sent)
+        async with self._writer:
+            batch, self._waiting = self._waiting, []
+            if not batch:
+                return  # committed by the writer before us
+            async with self.store.transaction() as repo:
+                await repo.mark_steps_direct(marks=batch)
+
+
 def close_matches(word: str, candidates: list[str]) -> list[str]:
     """Systems whose id looks like what was typed."""
     found = difflib.get_close_matches(word, candidates, n=5, cutoff=0.5)
@@ -102,6 +131,7 @@ class AccountabilityService:
         self.pace = Pace(rate=channel_pace, burst=channel_burst, clock=clock)
         self.boards = Boards(clock=clock, quiet=timedelta(minutes=2))
         self.redraws = Redraws(clock=clock, interval=redraw_every)
+        self._sent_marks = SentMarks(store)
 
     def use_registry(self, registry: Registry) -> None:
         """Switch to a reloaded registry; open alerts keep the escalation maps copied onto them."""
@@ -417,9 +447,9 @@ class AccountabilityService:
         by_person: dict[tuple[str, str], list[tuple[DueStep, Alert]]] = {}
         for step, alert in due:
             by_person.setdefault((alert.platform, step.person), []).append((step, alert))
-        # Bounded: each direct message records its id in a transaction of its own, and a
-        # connection pool is smaller than a batch.
-        limit = asyncio.Semaphore(8)
+        # Bounded so a batch does not open hundreds of platform connections at once;
+        # the sent marks share transactions (SentMarks), not one each.
+        limit = asyncio.Semaphore(32)
 
         async def direct(
             platform: str, person: str, steps: list[tuple[DueStep, Alert]]
@@ -441,32 +471,33 @@ class AccountabilityService:
             for step, _ in steps:
                 delivered[step.id] = outcome
         now = self.clock.now()
-        finished: list[tuple[DueStep, Alert, bool]] = []
+        sent = [(s, a) for s, a in due if s.id in delivered]
         async with self.store.transaction() as repo:
-            for step, alert in due:
-                if step.id not in delivered:
-                    continue
-                message_id, reached = delivered[step.id]
-                if not await repo.finish_step(
-                    step_id=step.id, lease_token=step.lease_token, at=now, message_id=message_id
-                ):
-                    report.lost_lease.append(step.id)
-                    continue
-                await repo.append_audit(
-                    at=now,
-                    actor=BOT,
-                    action="alert.escalated",
-                    system=alert.system,
-                    alert_id=alert.id,
-                    detail={
-                        "step": step.position,
-                        "person": step.person,
-                        "label": step.label,
-                        "due_at": render.when(step.due_at),
-                        "direct_message": reached,
-                    },
-                )
-                finished.append((step, alert, reached))
+            done = await repo.finish_steps(
+                finished=[(s, delivered[s.id][0]) for s, _ in sent], at=now
+            )
+            await repo.append_audits(
+                entries=[
+                    AuditDraft(
+                        at=now,
+                        actor=BOT,
+                        action="alert.escalated",
+                        system=alert.system,
+                        alert_id=alert.id,
+                        detail={
+                            "step": step.position,
+                            "person": step.person,
+                            "label": step.label,
+                            "due_at": render.when(step.due_at),
+                            "direct_message": delivered[step.id][1],
+                        },
+                    )
+                    for step, alert in sent
+                    if step.id in done
+                ]
+            )
+        report.lost_lease += [s.id for s, _ in sent if s.id not in done]
+        finished = [(s, a, delivered[s.id][1]) for s, a in sent if s.id in done]
         for step, _, _ in finished:
             report.sent.append(step.id)
             self.observer.escalation_sent()
@@ -494,11 +525,7 @@ class AccountabilityService:
         except PlatformError as exc:
             log.warning("direct message to %s failed: %s", person, exc)
             return None, False
-        async with self.store.transaction() as repo:
-            for step, _ in steps:
-                await repo.mark_step_direct(
-                    step_id=step.id, lease_token=step.lease_token, message_id=message.id
-                )
+        await self._sent_marks.record([(step, message.id) for step, _ in steps])
         return message.id, True
 
     async def _thread_notice(self, step: DueStep, alert: Alert, reached: bool) -> None:

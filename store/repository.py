@@ -8,7 +8,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, insert, or_, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
@@ -16,6 +16,7 @@ from sqlmodel import SQLModel
 from bot.domain import (
     Alert,
     AlertState,
+    AuditDraft,
     AuditEntry,
     DueStep,
     MessageRef,
@@ -129,6 +130,16 @@ class SqlRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
         self.dialect = session.bind.dialect.name if session.bind else "sqlite"
+        # The chain's tip once locked by this transaction; written back by `flush`.
+        self._head: tuple[int, str] | None = None
+        self._head_moved = False
+
+    async def flush(self) -> None:
+        """Write what this transaction keeps in memory (the audit chain's tip) before commit."""
+        if self._head_moved and self._head is not None:
+            seq, digest = self._head
+            await self.session.execute(update(HEAD).where(H.id == 1).values(seq=seq, hash=digest))
+            self._head_moved = False
 
     def _insert(self, table: Any) -> Any:
         return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
@@ -380,26 +391,41 @@ class SqlRepository:
             .order_by(S.due_at, S.id)
         )
         return [
-            DueStep(
-                r.id, r.alert_id, r.position, r.person, r.label, r.due_at, token, r.message_id
-            )
+            DueStep(r.id, r.alert_id, r.position, r.person, r.label, r.due_at, token, r.message_id)
             for r in rows
         ]
 
-    async def finish_step(
-        self, *, step_id: int, lease_token: str, at: datetime, message_id: str | None
-    ) -> bool:
-        """Mark a leased step sent; False if the lease was lost to another worker."""
-        result = await self.session.execute(
-            update(STEP)
-            .where(
-                S.id == step_id,
-                S.lease_token == lease_token,
-                S.state == StepState.PENDING.value,
-            )
-            .values(state=StepState.SENT.value, sent_at=at, message_id=message_id, lease_until=None)
+    async def finish_steps(
+        self, *, finished: Sequence[tuple[DueStep, str | None]], at: datetime
+    ) -> set[int]:
+        """Mark leased steps sent with their direct message ids; returns the ids finished
+        (a step whose lease another worker took since is left to that worker)."""
+        if not finished:
+            return set()
+        query = select(S.id, S.lease_token).where(
+            S.id.in_([step.id for step, _ in finished]), S.state == StepState.PENDING.value
         )
-        return _changed(result) > 0
+        if self.dialect == "postgresql":
+            query = query.with_for_update()
+        held = {r.id: r.lease_token for r in await self.session.execute(query)}
+        rows: list[dict[str, Any]] = [
+            {"b_id": step.id, "b_message": message_id}
+            for step, message_id in finished
+            if held.get(step.id) == step.lease_token
+        ]
+        if rows:
+            await self.session.execute(
+                update(STEP)
+                .where(S.id == bindparam("b_id"))
+                .values(
+                    state=StepState.SENT.value,
+                    sent_at=at,
+                    message_id=bindparam("b_message"),
+                    lease_until=None,
+                ),
+                rows,
+            )
+        return {int(r["b_id"]) for r in rows}
 
     async def add_stop_request(
         self,
@@ -511,37 +537,68 @@ class SqlRepository:
         alert_id: int | None,
         detail: dict[str, object],
     ) -> AuditEntry:
-        """Append a hash-chained entry, holding the chain's tip row locked until commit."""
-        detail = json.loads(json.dumps(detail, default=str))
-        head = (
-            await self.session.execute(select(H.seq, H.hash).where(H.id == 1).with_for_update())
-        ).one()
-        seq = head.seq + 1
-        digest = entry_hash(
-            prev_hash=head.hash,
-            seq=seq,
-            at=at,
-            actor=actor,
-            action=action,
-            system=system,
-            alert_id=alert_id,
-            detail=detail,
+        """Append one hash-chained entry."""
+        (entry,) = await self.append_audits(
+            entries=[AuditDraft(at, actor, action, system, alert_id, detail)]
         )
-        await self.session.execute(
-            insert(AUDIT).values(
-                seq=seq,
-                at=at,
-                actor=actor,
-                action=action,
-                system=system,
-                alert_id=alert_id,
-                detail=json.dumps(detail, sort_keys=True),
-                prev_hash=head.hash,
-                hash=digest,
+        return entry
+
+    async def append_audits(self, *, entries: Sequence[AuditDraft]) -> list[AuditEntry]:
+        """Append entries in order, holding the chain's tip row locked until commit."""
+        if not entries:
+            return []
+        if self._head is None:
+            row = (
+                await self.session.execute(select(H.seq, H.hash).where(H.id == 1).with_for_update())
+            ).one()
+            self._head = (row.seq, row.hash)
+        out: list[AuditEntry] = []
+        for draft in entries:
+            detail = json.loads(json.dumps(draft.detail, default=str))
+            prev_seq, prev_hash = self._head
+            digest = entry_hash(
+                prev_hash=prev_hash,
+                seq=prev_seq + 1,
+                at=draft.at,
+                actor=draft.actor,
+                action=draft.action,
+                system=draft.system,
+                alert_id=draft.alert_id,
+                detail=detail,
             )
+            out.append(
+                AuditEntry(
+                    prev_seq + 1,
+                    draft.at,
+                    draft.actor,
+                    draft.action,
+                    draft.system,
+                    draft.alert_id,
+                    detail,
+                    prev_hash,
+                    digest,
+                )
+            )
+            self._head = (prev_seq + 1, digest)
+        await self.session.execute(
+            insert(AUDIT),
+            [
+                {
+                    "seq": e.seq,
+                    "at": e.at,
+                    "actor": e.actor,
+                    "action": e.action,
+                    "system": e.system,
+                    "alert_id": e.alert_id,
+                    "detail": json.dumps(e.detail, sort_keys=True),
+                    "prev_hash": e.prev_hash,
+                    "hash": e.hash,
+                }
+                for e in out
+            ],
         )
-        await self.session.execute(update(HEAD).where(H.id == 1).values(seq=seq, hash=digest))
-        return AuditEntry(seq, at, actor, action, system, alert_id, detail, head.hash, digest)
+        self._head_moved = True
+        return out
 
     async def audit_entries(self, *, system: str | None = None) -> list[AuditEntry]:
         """Evidence in order, optionally for one system."""
@@ -607,15 +664,20 @@ class SqlRepository:
         ).scalar_one_or_none()
         return found
 
-    async def mark_step_direct(self, *, step_id: int, lease_token: str, message_id: str) -> bool:
-        """Remember a step's direct message while the lease is held; False if it was lost."""
-        result = await self.session.execute(
-            update(STEP)
-            .where(
-                S.id == step_id,
-                S.lease_token == lease_token,
-                S.state == StepState.PENDING.value,
+    async def mark_steps_direct(self, *, marks: Sequence[tuple[DueStep, str]]) -> None:
+        """Remember the direct message of steps whose lease is still held, so a worker that
+        takes a step over after a crash does not send it again."""
+        if marks:
+            await self.session.execute(
+                update(STEP)
+                .where(
+                    S.id == bindparam("b_id"),
+                    S.lease_token == bindparam("b_token"),
+                    S.state == StepState.PENDING.value,
+                )
+                .values(message_id=bindparam("b_message")),
+                [
+                    {"b_id": step.id, "b_token": step.lease_token, "b_message": message_id}
+                    for step, message_id in marks
+                ],
             )
-            .values(message_id=message_id)
-        )
-        return _changed(result) > 0

@@ -20,9 +20,9 @@ from bot.matching import status_of
 
 PLATFORM = "slack"
 
-# Every action id the bot puts on a card (bot.cards: alert.ack, stop.confirm, role.confirm, …);
+# Every action id the bot puts on a card (bot.cards: alert.ack, board.ack, stop.confirm, …);
 # a `#n` suffix keeps ids unique within one block when a card repeats an action.
-ACTION_PATTERN = re.compile(r"^(?:alert|stop|role)\.[a-z_]+(?:#\d+)?$")
+ACTION_PATTERN = re.compile(r"^[a-z][a-z0-9_]*\.[a-z0-9_]+(?:#\d+)?$")
 PICK_BLOCK = "pick|"  # block_id prefix carrying the value of a user picker (users_select has none)
 BUTTONS_BLOCK = "actions"
 

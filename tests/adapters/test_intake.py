@@ -366,6 +366,7 @@ async def test_same_alert_again_while_open_is_counted_not_claimed(start: Start) 
     assert result["alert_id"] == first["alerts"][0]["alert_id"]
     assert (await bot.alert(result["alert_id"])).repeats == 1
     assert len(bot.slack.posts("post")) == 2  # no second claim
+    await bot.runtime.service.tick()  # repeats are redrawn together by the next tick
     (update,) = bot.slack.posts("update")
     assert ("Repeats", "1") in update.card.fields
 

@@ -194,3 +194,31 @@ async def test_people_are_found_by_email_and_deactivated_users_are_reported(
     assert await slack.user_active(user=UserRef("slack", "U0UNKNOWN")) is None
     assert await slack.user_email(user=UserRef("slack", "U0ALICE01")) == "alice@example.com"
     assert len(env.standin.calls_to("users.info")) == 3  # cached
+
+
+async def test_a_storm_board_acknowledges_all_the_clicker_may(env: SlackEnv) -> None:
+    words = ["Alpha", "Bravo", "Charlie", "Delta", "Echo", "Foxtrot", "Golf", "Hotel"]
+    for n, word in enumerate(words):
+        post = load_fixture("alertmanager_firing.json")
+        post.update(ts=f"18000{n:05d}.000100", event_ts=f"18000{n:05d}.000100")
+        post["attachments"][0]["title"] = f"[FIRING:1] BillingRouter{word} (billing-router)"
+        assert (await env.send_event(post)).status == 200
+    await env.settle()
+    await env.tick()  # the storm board is drawn
+    [board] = [c for c in env.standin.posts(ALERTS) if "thread_ts" not in c.args]
+    board_ts = str(board.answer["ts"])
+    drawn = env.standin.message(ALERTS, board_ts)
+    assert "<@U0ALICE01>" in shown(drawn)
+    [button] = [e for b in drawn["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert button["action_id"] == cards.ACK_BOARD
+
+    answer, _ = await env.click(
+        user="U0ALICE01", action_id=button["action_id"], value=button["value"], message=drawn
+    )
+    assert answer.status == 200
+    await env.settle()
+    env.clock.advance(timedelta(seconds=3))  # boards are redrawn at most every 2 s
+    await env.tick()
+    on_board = [a for a in await env.open_alerts() if a.claim and a.claim.id == board_ts]
+    assert on_board and all(a.state == AlertState.ACKNOWLEDGED for a in on_board)
+    assert "acknowledged" in shown(env.standin.message(ALERTS, board_ts))

@@ -188,9 +188,7 @@ async def test_a_replica_killed_holding_a_step_leaves_it_to_another_after_the_le
         assert (await live.tick()).sent == [taken.id]
         assert (await live.tick()).sent == []
         async with killed_store.transaction() as repo:  # the dead worker's late finish loses
-            assert not await repo.finish_step(
-                step_id=taken.id, lease_token=taken.lease_token, at=clock.now(), message_id=None
-            )
+            assert await repo.finish_steps(finished=[(taken, None)], at=clock.now()) == set()
         assert len(chat.posts("direct")) == 1
     finally:
         await killed_store.close()
