@@ -20,10 +20,10 @@ SIGNATURE_HEADER = "X-Accountability-Signature"
 TIMESTAMP_HEADER = "X-Accountability-Timestamp"
 
 
-def sign(secret: str, timestamp: str, body: bytes) -> str:
-    """`sha256=` + hex HMAC-SHA256 of `timestamp.body`, as receivers verify it."""
-    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-    return "sha256=" + mac.hexdigest()
+def sign(secret: str, body: bytes) -> str:
+    """`sha256=` + hex HMAC-SHA256 of the exact body, as receivers verify it. The body
+    carries `sent_at`, so a replayed request is visibly old to the receiver."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 class ActionRunner:
@@ -43,17 +43,16 @@ class ActionRunner:
         return await self._command(action, payload)
 
     async def _webhook(self, action: WebhookAction, payload: dict[str, object]) -> ActionResult:
-        body = json.dumps(payload, sort_keys=True).encode()
-        headers = {"Content-Type": "application/json"}
+        timestamp = str(int(time.time()))
+        body = json.dumps({**payload, "sent_at": int(timestamp)}, sort_keys=True).encode()
+        headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: timestamp}
         if action.secret_env:
             secret = self.environ.get(action.secret_env)
             if not secret:
                 return ActionResult(
                     False, f"the signing secret ${action.secret_env} is not set; nothing was sent"
                 )
-            timestamp = str(int(time.time()))
-            headers[TIMESTAMP_HEADER] = timestamp
-            headers[SIGNATURE_HEADER] = sign(secret, timestamp, body)
+            headers[SIGNATURE_HEADER] = sign(secret, body)
         timeout = aiohttp.ClientTimeout(total=action.timeout.total_seconds())
         try:
             async with (

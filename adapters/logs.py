@@ -35,3 +35,6 @@ def configure(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # A line per scheduler run (every second) or per migration plug-in drowns what matters.
+    for chatty in ("apscheduler", "alembic.runtime.plugins"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))

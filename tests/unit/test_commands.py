@@ -169,9 +169,8 @@ async def test_stop_by_the_holder_confirms_then_calls_the_signed_webhook(
     payload = json.loads(body)
     assert payload["system"] == "billing-router" and payload["requested_by"] == "carol"
     assert payload["reason"] == "drift in scores"
-    expected = hmac.new(
-        SECRET.encode(), headers[TIMESTAMP_HEADER].encode() + b"." + body, hashlib.sha256
-    ).hexdigest()
+    expected = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    assert payload["sent_at"] == int(headers[TIMESTAMP_HEADER])
     assert headers[SIGNATURE_HEADER] == f"sha256={expected}"
 
     posted = [s for s in slack.posts("post") if s.channel == "C0ALERTS1"]
