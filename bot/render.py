@@ -80,6 +80,10 @@ def claim_card(
         if alert.holder:
             lines.append(("Held by ", holder, "."))
     fields: list[tuple[str, str]] = [("System", system.name if system else "none (unowned)")]
+    detail = alert.text.strip()
+    if detail and detail != alert.title and alert.state != AlertState.RESOLVED:
+        # Integrations put the description and runbook after the first line.
+        fields.append(("Details", detail[:300] + ("..." if len(detail) > 300 else "")))
     if alert.repeats:
         fields.append(("Repeats", str(alert.repeats)))
     tone = {"open": "alert", "acknowledged": "warning", "resolved": "ok"}[alert.state.value]
