@@ -41,7 +41,9 @@ class InMemoryPlatform:
     name: str = "slack"
     users: dict[str, FakeUser] = field(default_factory=dict)
     sent: list[Sent] = field(default_factory=list)
-    fail_posts: int = 0
+    fail_posts: int = 0  # the next N posts raise PlatformError
+    fail_updates: int = 0  # the next N updates raise PlatformError
+    fail_lookups: int = 0  # the next N user lookups raise PlatformError
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def add_user(self, user_id: str, email: str, *, active: bool = True) -> None:
@@ -62,6 +64,9 @@ class InMemoryPlatform:
 
     async def update(self, *, message: MessageRef, card: Card) -> None:
         """Record an update in place."""
+        if self.fail_updates:
+            self.fail_updates -= 1
+            raise PlatformError("message_not_found")
         self.sent.append(Sent("update", message.channel, card, message, message.thread))
 
     async def direct(self, *, user: UserRef, card: Card) -> MessageRef:
@@ -73,8 +78,14 @@ class InMemoryPlatform:
         self.sent.append(Sent("direct", ref.channel, card, ref, None, user))
         return ref
 
+    def _lookup(self) -> None:
+        if self.fail_lookups:
+            self.fail_lookups -= 1
+            raise PlatformError("ratelimited")
+
     async def find_user(self, *, email: str) -> UserRef | None:
         """Look a member up by email."""
+        self._lookup()
         for u in self.users.values():
             if u.email.lower() == email.lower():
                 return UserRef(self.name, u.id)
@@ -82,6 +93,7 @@ class InMemoryPlatform:
 
     async def user_email(self, *, user: UserRef) -> str | None:
         """The email of a member."""
+        self._lookup()
         found = self.users.get(user.id)
         return found.email if found else None
 

@@ -9,6 +9,8 @@ from typing import Literal
 
 Platform = Literal["slack", "teams", "fake"]
 
+BOT = "accountability-bot"  # the actor of evidence entries the bot itself causes
+
 
 class AlertState(StrEnum):
     """Where an alert is in its life: open (nobody has said "I have it"), acknowledged, resolved."""

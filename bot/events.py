@@ -14,7 +14,8 @@ class AlertSeen:
 
     `event_id` is the platform's delivery id: the same id twice is taken once. `system`,
     `fingerprint` and `status` are given by structured sources (Alertmanager) and derived
-    from the text otherwise.
+    from the text otherwise. A person's "resolved" message resolves an alert only if that
+    person may act on it, and is recorded as theirs.
     """
 
     platform: str
@@ -27,6 +28,7 @@ class AlertSeen:
     fingerprint: str | None = None
     status: Literal["firing", "resolved"] | None = None
     link: str | None = None
+    author: UserRef | None = None  # set when a person, not an integration, wrote it
 
 
 @dataclass(frozen=True)

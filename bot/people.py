@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 from bot.cards import Mention
 from bot.domain import UserRef
 from bot.ports import ChatPlatform, PlatformError
 from bot.registry import Registry
+
+log = logging.getLogger(__name__)
 
 
 class People:
@@ -38,7 +41,8 @@ class People:
         return found.name if found else person
 
     async def user(self, person: str, *, platform: str) -> UserRef | None:
-        """The platform user of a registry person, or None when the platform does not know them."""
+        """The platform user of a registry person, or None when the platform does not know
+        them. Raises PlatformError when the platform could not answer (nothing is cached)."""
         key = (person, platform)
         if key in self._users:
             return self._users[key]
@@ -49,36 +53,45 @@ class People:
             if static:
                 found = UserRef(platform, static)
             elif (chat := self._platforms.get(platform)) is not None:
-                try:
-                    found = await chat.find_user(email=spec.email)
-                except PlatformError:
-                    return None  # not cached: the platform may answer next time
+                found = await chat.find_user(email=spec.email)
         self._users[key] = found
         if found is not None:
             self._people[found] = person
         return found
 
     async def person(self, user: UserRef) -> str | None:
-        """The registry person behind a platform user id, or None."""
+        """The registry person behind a platform user id, or None. A registry id wins: the
+        email match applies only to people with no id on that platform. Raises PlatformError
+        when the platform could not answer (nothing is cached)."""
         if user in self._people:
             return self._people[user]
+        static = user.platform in ("slack", "teams")
         for key, spec in self._registry.people.items():
-            if user.platform in ("slack", "teams") and getattr(spec, user.platform) == user.id:
+            if static and getattr(spec, user.platform) == user.id:
                 self._people[user] = key
                 return key
         found: str | None = None
         chat = self._platforms.get(user.platform)
         if chat is not None:
-            try:
-                email = await chat.user_email(user=user)
-            except PlatformError:
-                return None
+            email = await chat.user_email(user=user)
             found = self._by_email.get(email.lower()) if email else None
+            if (
+                found is not None
+                and static
+                and getattr(self._registry.people[found], user.platform)
+            ):
+                found = None  # that person has another id on this platform
         self._people[user] = found
         return found
 
     async def mention(self, person: str | None, *, platform: str) -> Mention:
-        """A mention of a person for a card on one platform."""
+        """A mention of a person for a card on one platform; just the name while the
+        platform cannot say who they are (a card is better late-mentioned than not shown)."""
         if person is None:
             return Mention("nobody")
-        return Mention(self.name(person), await self.user(person, platform=platform))
+        try:
+            user = await self.user(person, platform=platform)
+        except PlatformError as exc:
+            log.warning("no mention of %s on %s for now: %s", person, platform, exc)
+            user = None
+        return Mention(self.name(person), user)

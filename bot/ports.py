@@ -195,8 +195,9 @@ class Repository(Protocol):
 
     async def set_claim(
         self, *, alert_id: int, message: MessageRef, combined: bool = False
-    ) -> None:
-        """Remember where the claim message lives (a storm board when `combined`)."""
+    ) -> bool:
+        """Remember where the claim message lives (a storm board when `combined`); False
+        when another worker's claim message was recorded first."""
         ...
 
     async def alerts_on_claim(self, *, message: MessageRef) -> list[Alert]:
@@ -258,6 +259,14 @@ class Repository(Protocol):
         """Conditional state change; False when another click got there first."""
         ...
 
+    async def stop_requests(self, *, state: str, before: datetime) -> list[StopRequest]:
+        """Stop requests in `state` since before `before` (for expiry sweeps)."""
+        ...
+
+    async def forget_events_before(self, *, before: datetime) -> int:
+        """Drop delivery ids older than any platform retries; how many went."""
+        ...
+
     async def set_system_status(self, *, system: str, stopped: bool, at: datetime, by: str) -> None:
         """Record that a system was stopped or resumed."""
         ...
@@ -317,10 +326,6 @@ class Repository(Protocol):
 
     async def open_alert_counts(self) -> dict[str | None, int]:
         """Unresolved alerts per system (None: unowned)."""
-        ...
-
-    async def step_message(self, *, step_id: int) -> str | None:
-        """The id of the direct message already sent for a step, if one was recorded."""
         ...
 
     async def mark_steps_direct(self, *, marks: Sequence[tuple[DueStep, str]]) -> None:

@@ -450,6 +450,18 @@ def _cross_check(model: RegistryModel, source: str, lines: _Lines) -> Registry:
             return False
         return True
 
+    seen_emails: dict[str, str] = {}
+    for key, person in people.items():
+        # Emails map platform users back to people: two people with one email would let
+        # either act as the other.
+        other = seen_emails.setdefault(person.email.lower(), key)
+        if other != key:
+            problems.append(
+                Problem(
+                    message=f"{person.email!r} is already the email of {other!r}",
+                    **_locate(("people", key, "email"), source, lines),
+                )
+            )
     for i, admin in enumerate(model.admins):
         person_ok(admin, ("admins", i), "admin")
     for i, ch in enumerate(model.channels):

@@ -5,11 +5,12 @@ outside them, so a slow chat API never holds a database lock."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import difflib
 import logging
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
@@ -17,6 +18,7 @@ from typing import Literal
 from bot import cards, render, stale
 from bot.cards import Card, Mention, Reply
 from bot.domain import (
+    BOT,
     Alert,
     AlertState,
     AuditDraft,
@@ -45,8 +47,11 @@ from bot.storm import Boards, Pace, Redraws
 
 log = logging.getLogger(__name__)
 
+STOP_CONFIRM_WINDOW = timedelta(minutes=15)
+STOP_STUCK_AFTER = timedelta(hours=1)  # longer than any action timeout: its worker is gone
+SEEN_EVENTS_KEPT = timedelta(days=2)  # longer than any platform keeps retrying a delivery
+
 Outcome = Literal["claimed", "unowned", "repeat", "resolved", "duplicate", "ignored"]
-BOT = "accountability-bot"
 
 
 @dataclass(frozen=True)
@@ -132,6 +137,7 @@ class AccountabilityService:
         self.boards = Boards(clock=clock, quiet=timedelta(minutes=2))
         self.redraws = Redraws(clock=clock, interval=redraw_every)
         self._sent_marks = SentMarks(store)
+        self._housekept: datetime | None = None
 
     def use_registry(self, registry: Registry) -> None:
         """Switch to a reloaded registry; open alerts keep the escalation maps copied onto them."""
@@ -172,11 +178,15 @@ class AccountabilityService:
         else:
             open_key = f"unowned|{event.platform}:{event.channel}|{fp}"
         title = event.title or _title(event.text)
+        # Platform lookups happen before the transaction, never while it holds locks.
+        author = await self.people.person(event.author) if event.author else None
         async with self.store.transaction() as repo:
             if not await repo.remember_event(key=f"{event.platform}:{event.event_id}", at=now):
                 return AlertTaken("duplicate")
             if status == "resolved":
-                return await self._resolve_by_monitor(repo, open_key=open_key, now=now)
+                return await self._resolve_from_text(
+                    repo, open_key=open_key, now=now, event=event, author=author
+                )
             holder = system.operator if system else self.registry.fallback_for(channel)
             alert = await repo.add_alert(
                 platform=event.platform,
@@ -192,14 +202,10 @@ class AccountabilityService:
                 source=event.message,
                 claim_lease_until=now + self.lease,
             )
-            if alert is None:
-                repeat = await repo.count_repeat(open_key=open_key)
-                return AlertTaken(
-                    "repeat",
-                    repeat,
-                    repeat.system if repeat else None,
-                    repeat.holder if repeat else None,
-                )
+            if alert is None and (repeat := await repo.count_repeat(open_key=open_key)):
+                return AlertTaken("repeat", repeat, repeat.system, repeat.holder)
+            if alert is None:  # resolved between our insert and our count: the platform retries
+                raise RuntimeError(f"alert {open_key} was neither opened nor open")
             steps = plan_steps(system, opened_at=now) if system else []
             await repo.add_steps(alert_id=alert.id, steps=steps)
             await repo.append_audit(
@@ -221,16 +227,30 @@ class AccountabilityService:
             )
         return AlertTaken("claimed" if system else "unowned", alert, alert.system, holder)
 
-    async def _resolve_by_monitor(
-        self, repo: Repository, *, open_key: str, now: datetime
+    async def _resolve_from_text(
+        self,
+        repo: Repository,
+        *,
+        open_key: str,
+        now: datetime,
+        event: AlertSeen,
+        author: str | None,
     ) -> AlertTaken:
+        """A "resolved" post: from an integration it resolves the open alert as the monitor;
+        from a person only if they may act on the alert, and it is recorded as theirs."""
         alert = await repo.open_alert(open_key=open_key)
         if alert is None:
             return AlertTaken("ignored")
+        actor = "monitor"
+        if event.author is not None:
+            system = self.registry.system(alert.system) if alert.system else None
+            if not self._may_act(system, alert, author):
+                return AlertTaken("ignored")
+            actor = author or f"{event.author.platform}:{event.author.id}"
         resolved = await repo.change_state(
             alert_id=alert.id,
             to=AlertState.RESOLVED,
-            person="monitor",
+            person=actor,
             at=now,
             allowed_from=(AlertState.OPEN, AlertState.ACKNOWLEDGED),
         )
@@ -238,11 +258,11 @@ class AccountabilityService:
             return AlertTaken("ignored")
         await repo.append_audit(
             at=now,
-            actor="monitor",
+            actor=actor,
             action="alert.resolved",
             system=resolved.system,
             alert_id=resolved.id,
-            detail={"by": "monitor", "holder": resolved.holder},
+            detail={"by": actor, "holder": resolved.holder, "from": "message"},
         )
         return AlertTaken("resolved", resolved, resolved.system, resolved.holder)
 
@@ -285,7 +305,14 @@ class AccountabilityService:
             message = await self._board(chat, alert)
             combined = True
         async with self.store.transaction() as repo:
-            await repo.set_claim(alert_id=alert_id, message=message, combined=combined)
+            recorded = await repo.set_claim(alert_id=alert_id, message=message, combined=combined)
+        if not recorded:  # a posting lease lapsed mid-post and another worker posted too
+            log.warning(
+                "alert %s was claimed twice in %s; the first claim stands",
+                alert_id,
+                message.channel,
+            )
+            return False
         if combined:
             self.redraws.mark(message)
         return True
@@ -312,8 +339,8 @@ class AccountabilityService:
             chat = self.platforms.get(message.platform)
             async with self.store.transaction() as repo:
                 alerts = await repo.alerts_on_claim(message=message)
-            self.redraws.drawn(message)
             if chat is None or not alerts:
+                self.redraws.drawn(message)
                 continue
             if alerts[0].claim_combined:
                 card = await self._board_card(alerts)
@@ -321,10 +348,12 @@ class AccountabilityService:
                 card = await self.claim_card(alerts[0])
             try:
                 await chat.update(message=message, card=card)
-                drawn += 1
             except PlatformError as exc:
                 log.warning("could not redraw %s: %s", message.id, exc)
-                self.redraws.mark(message)
+                self.redraws.failed(message)
+                continue
+            self.redraws.drawn(message)
+            drawn += 1
         return drawn
 
     async def _board_card(self, alerts: list[Alert]) -> Card:
@@ -422,6 +451,7 @@ class AccountabilityService:
         report = TickReport()
         now = self.clock.now()
         report.redrawn = await self.redraw()
+        await self._housekeeping(now)
         async with self.store.transaction() as repo:
             unposted = await repo.unposted_claims(now=now, limit=self.batch)
         for alert_id in unposted:
@@ -440,6 +470,32 @@ class AccountabilityService:
             if len(due) < self.batch:
                 return report
 
+    async def _housekeeping(self, now: datetime) -> None:
+        """Hourly: fail stop actions whose worker died mid-run (say so, on the record) and
+        forget delivery ids no platform will retry any more."""
+        if self._housekept is not None and now - self._housekept < timedelta(hours=1):
+            return
+        self._housekept = now
+        async with self.store.transaction() as repo:
+            for request in await repo.stop_requests(state="running", before=now - STOP_STUCK_AFTER):
+                summary = "no result was recorded: the bot stopped while the action ran; check it"
+                if await repo.move_stop_request(
+                    request_id=request.id,
+                    from_state="running",
+                    to_state="failed",
+                    at=now,
+                    result=summary,
+                ):
+                    await repo.append_audit(
+                        at=now,
+                        actor=BOT,
+                        action=f"{request.kind}.failed",
+                        system=request.system,
+                        alert_id=None,
+                        detail={"request": request.id, "result": summary},
+                    )
+            await repo.forget_events_before(before=now - SEEN_EVENTS_KEPT)
+
     async def _send_steps(self, due: list[tuple[DueStep, Alert]], report: TickReport) -> None:
         """Direct messages first (one per person, combined when several steps fall due for
         them at once), recorded as soon as sent; then each step is finished with its evidence
@@ -453,7 +509,7 @@ class AccountabilityService:
 
         async def direct(
             platform: str, person: str, steps: list[tuple[DueStep, Alert]]
-        ) -> tuple[str | None, bool]:
+        ) -> dict[int, tuple[str | None, bool]]:
             async with limit:
                 return await self._direct(platform, person, steps)
 
@@ -468,8 +524,7 @@ class AccountabilityService:
                     "escalation to %s failed: %r; leases will lapse", steps[0][0].person, outcome
                 )
                 continue
-            for step, _ in steps:
-                delivered[step.id] = outcome
+            delivered.update(outcome)
         now = self.clock.now()
         sent = [(s, a) for s, a in due if s.id in delivered]
         async with self.store.transaction() as repo:
@@ -505,33 +560,43 @@ class AccountabilityService:
 
     async def _direct(
         self, platform: str, person: str, steps: list[tuple[DueStep, Alert]]
-    ) -> tuple[str | None, bool]:
-        """Message one person about their due steps; returns (message id, reached)."""
-        already = next((s.direct_message for s, _ in steps if s.direct_message), None)
-        if already is not None:  # a worker that died after sending left its id: not twice
-            return already, True
-        mention = await self.people.mention(person, platform=platform)
-        if mention.user is None:
-            return None, False
-        if len(steps) == 1:
-            step, alert = steps[0]
+    ) -> dict[int, tuple[str | None, bool]]:
+        """Message one person about their due steps; step id -> (message id, reached).
+
+        Steps whose message a worker sent before dying keep that message and are not sent
+        again. A platform that cannot answer raises: the steps stay leased and come back."""
+        done: dict[int, tuple[str | None, bool]] = {
+            s.id: (s.direct_message, True) for s, _ in steps if s.direct_message
+        }
+        new = [(s, a) for s, a in steps if not s.direct_message]
+        if not new:
+            return done
+        user = await self.people.user(person, platform=platform)
+        if user is None:
+            return done | {s.id: (None, False) for s, _ in new}
+        if len(new) == 1:
+            step, alert = new[0]
+            mention = Mention(self.people.name(person), user)
             card = render.escalation_notice(
                 alert=alert, person=mention, label=step.label, direct=True
             )
         else:
-            card = render.escalation_digest(alerts=[(a, s.label) for s, a in steps])
+            card = render.escalation_digest(alerts=[(a, s.label) for s, a in new])
         try:
-            message = await self.platforms[platform].direct(user=mention.user, card=card)
+            message = await self.platforms[platform].direct(user=user, card=card)
         except PlatformError as exc:
             log.warning("direct message to %s failed: %s", person, exc)
-            return None, False
-        await self._sent_marks.record([(step, message.id) for step, _ in steps])
-        return message.id, True
+            return done | {s.id: (None, False) for s, _ in new}
+        try:
+            await self._sent_marks.record([(step, message.id) for step, _ in new])
+        except Exception:  # the finish below records the id as well
+            log.exception("could not record the direct message of %s yet", person)
+        return done | {s.id: (message.id, True) for s, _ in new}
 
     async def _thread_notice(self, step: DueStep, alert: Alert, reached: bool) -> None:
         """Say in the alert's thread who it escalated to (and if they could not be reached)."""
         if alert.claim_combined and alert.claim is not None:
-            self.redraws.mark(alert.claim)  # a storm board shows escalations instead
+            self.redraws.mark(alert.claim)  # no thread per alert on a board: redraw its counts
             return
         chat = self.platforms[alert.platform]
         person = await self.people.mention(step.person, platform=alert.platform)
@@ -621,7 +686,11 @@ class AccountabilityService:
             async with self.store.transaction() as repo:
                 current = await repo.get_alert(alert_id=alert.id)
             state = current.state.value if current else "gone"
-            by = (current.acknowledged_by if current else None) or "someone"
+            by = None
+            if current is not None:
+                resolved = current.state == AlertState.RESOLVED
+                by = current.resolved_by if resolved else current.acknowledged_by
+            by = by or "someone"
             return Reply(
                 render.notice(
                     f"Already {state}",
@@ -654,6 +723,7 @@ class AccountabilityService:
                 if changed is None:
                     continue
                 acknowledged += 1
+                self.observer.acknowledged(seconds=(now - alert.opened_at).total_seconds())
                 await repo.append_audit(
                     at=now,
                     actor=actor,
@@ -698,24 +768,11 @@ class AccountabilityService:
         if moved is None:
             return Reply(render.notice("Already resolved", "Nothing to hand off."))
         await self.refresh_claim(moved)
-        chat = self.platforms[alert.platform]
-        user = await self.people.user(target, platform=alert.platform)
-        if user is not None:
-            card = await self.claim_card(moved)
-            try:
-                await chat.direct(
-                    user=user,
-                    card=Card(
-                        title=f"Handed to you by {self.people.name(actor)}: {card.title}",
-                        lines=card.lines,
-                        fields=card.fields,
-                        buttons=card.buttons,
-                        tone=card.tone,
-                        link=card.link,
-                    ),
-                )
-            except PlatformError as exc:
-                log.warning("hand-off message to %s failed: %s", target, exc)
+        card = await self.claim_card(moved)
+        title = f"Handed to you by {self.people.name(actor)}: {card.title}"
+        await self.deliver(
+            person=target, card=dataclasses.replace(card, title=title), prefer=[alert.platform]
+        )
         return None
 
     def _may_act(self, system: SystemView | None, alert: Alert, person: str | None) -> bool:
@@ -875,27 +932,31 @@ class AccountabilityService:
     async def _tell_holder(
         self, system: SystemView, event: CommandGiven, *, kind: str, reason: str
     ) -> None:
-        chat = self.platforms.get(event.user.platform)
-        holder = await self.people.user(system.stop_authority, platform=event.user.platform)
-        if chat is None or holder is None:
-            return
         asker_key = await self.people.person(event.user)
         asker = (
             await self.people.mention(asker_key, platform=event.user.platform)
             if asker_key
             else Mention(event.user.id, event.user)
         )
-        try:
-            await chat.direct(
-                user=holder,
-                card=render.stop_attempt_alert(
-                    system=system, asker=asker, kind=kind, reason=reason
-                ),
-            )
-        except PlatformError as exc:
-            log.warning(
-                "could not tell %s about a %s attempt: %s", system.stop_authority, kind, exc
-            )
+        card = render.stop_attempt_alert(system=system, asker=asker, kind=kind, reason=reason)
+        await self.deliver(person=system.stop_authority, card=card, prefer=[event.user.platform])
+
+    async def deliver(self, *, person: str, card: Card, prefer: Sequence[str] = ()) -> str | None:
+        """Send a card to a person directly on the first platform that reaches them
+        (`prefer` first); the platform used, or None when none could."""
+        order = [p for p in prefer if p in self.platforms]
+        order += [p for p in sorted(self.platforms) if p not in order]
+        for platform in order:
+            try:
+                user = await self.people.user(person, platform=platform)
+                if user is None:
+                    continue
+                await self.platforms[platform].direct(user=user, card=card)
+            except PlatformError as exc:
+                log.warning("could not reach %s on %s: %s", person, platform, exc)
+                continue
+            return platform
+        return None
 
     async def _stop_click(self, event: ButtonClicked) -> Reply | None:
         request_id = _int(event.value)
@@ -926,18 +987,18 @@ class AccountabilityService:
             )
         now = self.clock.now()
         cancelling = event.action == cards.STOP_CANCEL
+        # A confirmation is for the situation it was asked in, not one found days later.
+        expired = now - request.requested_at > STOP_CONFIRM_WINDOW
+        to_state = "cancelled" if cancelling else "expired" if expired else "running"
         async with self.store.transaction() as repo:
             moved = await repo.move_stop_request(
-                request_id=request.id,
-                from_state="requested",
-                to_state="cancelled" if cancelling else "running",
-                at=now,
+                request_id=request.id, from_state="requested", to_state=to_state, at=now
             )
-            if moved and cancelling:
+            if moved and to_state != "running":
                 await repo.append_audit(
                     at=now,
                     actor=person,
-                    action=f"{request.kind}.cancelled",
+                    action=f"{request.kind}.{to_state}",
                     system=request.system,
                     alert_id=None,
                     detail={"request": request.id},
@@ -946,9 +1007,19 @@ class AccountabilityService:
             return Reply(
                 render.notice("Already handled", "This request was already confirmed or cancelled.")
             )
-        if cancelling:
+        if to_state == "cancelled":
             return Reply(
                 render.notice(f"Cancelled: {request.kind} {request.system}", "Nothing ran."),
+                replace_original=True,
+            )
+        if to_state == "expired":
+            return Reply(
+                render.notice(
+                    f"Expired: {request.kind} {request.system}",
+                    f"Confirmations last {int(STOP_CONFIRM_WINDOW.total_seconds() // 60)} minutes;"
+                    f" nothing ran. Ask again with {request.kind} {request.system}.",
+                    tone="warning",
+                ),
                 replace_original=True,
             )
         return await self._run_stop(request, system, person)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Literal
 
 from bot import cards, render
 from bot.cards import Button, Card, Line, Reply
-from bot.domain import AlertState, StepState, UserRef
+from bot.domain import BOT, AlertState, StepState
 from bot.events import ButtonClicked
 from bot.ports import PlatformError
 from bot.registry import Registry, SystemView, format_duration
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 JOB = "stale-scan"
-BOT = "accountability-bot"
 MAX_BUTTONS = 24  # Slack allows 25 elements per actions block; Teams cards get long beyond it
 MAX_LISTED = 20
 
@@ -126,16 +125,13 @@ def _platforms_for(service: AccountabilityService, system: SystemView) -> list[s
 
 async def _standing(service: AccountabilityService, person: str, platform: str) -> Standing:
     """Whether the platform knows this person and says they are active."""
-    spec = service.registry.people.get(person)
-    if spec is None:
+    if person not in service.registry.people:
         return "unknown"
-    chat = service.platforms[platform]
-    static = getattr(spec, platform, None) if platform in ("slack", "teams") else None
     try:
-        user = UserRef(platform, static) if static else await chat.find_user(email=spec.email)
+        user = await service.people.user(person, platform=platform)
         if user is None:
             return "unknown"
-        active = await chat.user_active(user=user)
+        active = await service.platforms[platform].user_active(user=user)
     except PlatformError as exc:
         # A platform that cannot answer today must not make someone look gone.
         log.warning("could not check %s on %s: %s", person, platform, exc)
@@ -319,25 +315,6 @@ def digest_card(person: str, findings: Sequence[Finding], *, name: str) -> Card:
     )
 
 
-async def _deliver(
-    service: AccountabilityService, person: str, card: Card, *, prefer: Sequence[str]
-) -> str | None:
-    """Send one card to one person on the first platform that reaches them."""
-    order = [p for p in prefer if p in service.platforms]
-    order += [p for p in sorted(service.platforms) if p not in order]
-    for platform in order:
-        user = await service.people.user(person, platform=platform)
-        if user is None:
-            continue
-        try:
-            await service.platforms[platform].direct(user=user, card=card)
-        except PlatformError as exc:
-            log.warning("could not send to %s on %s: %s", person, platform, exc)
-            continue
-        return platform
-    return None
-
-
 async def scan(service: AccountabilityService, *, period: str, dry_run: bool = False) -> ScanReport:
     """Run the scan for `period` once across replicas; a dry run only reports what it would send."""
     now = service.clock.now()
@@ -362,7 +339,7 @@ async def scan(service: AccountabilityService, *, period: str, dry_run: bool = F
             if f.system and (system := service.registry.system(f.system))
             for p in _platforms_for(service, system)
         ]
-        platform = await _deliver(service, digest.person, digest.card, prefer=prefer)
+        platform = await service.deliver(person=digest.person, card=digest.card, prefer=prefer)
         if platform is None:
             report.undelivered.append(digest.person)
         else:
@@ -466,10 +443,10 @@ async def role_hand_off(service: AccountabilityService, event: ButtonClicked) ->
         tone="warning",
     )
     prefer = [event.user.platform]
-    await _deliver(service, target, to_target, prefer=prefer)
+    await service.deliver(person=target, card=to_target, prefer=prefer)
     for admin in service.registry.admins:
         if admin != target:
-            await _deliver(service, admin, to_admins, prefer=prefer)
+            await service.deliver(person=admin, card=to_admins, prefer=prefer)
     admins = ", ".join(service.people.name(a) for a in service.registry.admins) or "nobody"
     return Reply(
         render.notice(

@@ -40,10 +40,6 @@ class Pace:
         self._tokens[key] = (tokens - 1, self.clock.now())
         return True
 
-    def spend(self, key: Hashable) -> None:
-        """Count a post that goes out regardless (the adapter queues it)."""
-        self._tokens[key] = (max(-float(self.burst), self._level(key) - 1), self.clock.now())
-
 
 @dataclass
 class Board:
@@ -94,6 +90,7 @@ class Redraws:
         self.interval = interval
         self._dirty: dict[MessageRef, datetime | None] = {}
         self._drawn: dict[MessageRef, datetime] = {}
+        self._failures: dict[MessageRef, int] = {}
 
     def mark(self, message: MessageRef) -> None:
         """Something shown on this message changed."""
@@ -104,9 +101,19 @@ class Redraws:
         now = self.clock.now()
         return [m for m, last in self._dirty.items() if last is None or now - last >= self.interval]
 
+    def failed(self, message: MessageRef, *, attempts: int = 3) -> None:
+        """A redraw failed: try again later, but not forever (a deleted message stays gone)."""
+        self._failures[message] = self._failures.get(message, 0) + 1
+        if self._failures[message] < attempts:
+            self._dirty[message] = self.clock.now()
+        else:
+            del self._failures[message]
+            self._dirty.pop(message, None)
+
     def drawn(self, message: MessageRef) -> None:
         """A message was redrawn."""
         self._dirty.pop(message, None)
+        self._failures.pop(message, None)
         now = self.clock.now()
         self._drawn[message] = now
         for m, at in list(self._drawn.items()):

@@ -294,11 +294,12 @@ class SqlRepository:
 
     async def set_claim(
         self, *, alert_id: int, message: MessageRef, combined: bool = False
-    ) -> None:
-        """Remember where the claim message lives (a storm board when `combined`)."""
-        await self.session.execute(
+    ) -> bool:
+        """Remember where the claim message lives (a storm board when `combined`); False
+        when another worker's claim message was recorded first."""
+        result = await self.session.execute(
             update(CLAIM)
-            .where(C.alert_id == alert_id)
+            .where(C.alert_id == alert_id, C.message_id.is_(None))
             .values(
                 channel=message.channel,
                 message_id=message.id,
@@ -308,6 +309,7 @@ class SqlRepository:
                 lease_until=None,
             )
         )
+        return _changed(result) > 0
 
     async def alerts_on_claim(self, *, message: MessageRef) -> list[Alert]:
         """Every alert whose claim is this message (one, or a storm board's many)."""
@@ -464,21 +466,32 @@ class SqlRepository:
 
     async def get_stop_request(self, *, request_id: int) -> StopRequest | None:
         """One stop request by id."""
-        r = (await self.session.execute(select(STOP).where(R.id == request_id))).first()
-        if r is None:
-            return None
-        return StopRequest(
-            id=r.id,
-            system=r.system,
-            kind=r.kind,
-            requested_by=r.requested_by,
-            user_id=r.user_id,
-            platform=r.platform,
-            reason=r.reason,
-            state=r.state,
-            requested_at=r.requested_at,
-            channel=r.channel,
+        found = await self._stop_requests(R.id == request_id)
+        return found[0] if found else None
+
+    async def stop_requests(self, *, state: str, before: datetime) -> list[StopRequest]:
+        """Stop requests in `state` since before `before` (for expiry sweeps)."""
+        return await self._stop_requests(
+            R.state == state, func.coalesce(R.updated_at, R.requested_at) < before
         )
+
+    async def _stop_requests(self, *conditions: Any) -> list[StopRequest]:
+        rows = await self.session.execute(select(STOP).where(*conditions).order_by(R.id))
+        return [
+            StopRequest(
+                id=r.id,
+                system=r.system,
+                kind=r.kind,
+                requested_by=r.requested_by,
+                user_id=r.user_id,
+                platform=r.platform,
+                reason=r.reason,
+                state=r.state,
+                requested_at=r.requested_at,
+                channel=r.channel,
+            )
+            for r in rows
+        ]
 
     async def move_stop_request(
         self, *, request_id: int, from_state: str, to_state: str, at: datetime, result: str = ""
@@ -656,13 +669,6 @@ class SqlRepository:
             .group_by(A.system)
         )
         return {system: int(count) for system, count in rows}
-
-    async def step_message(self, *, step_id: int) -> str | None:
-        """The id of the direct message already sent for a step, if one was recorded."""
-        found: str | None = (
-            await self.session.execute(select(S.message_id).where(S.id == step_id))
-        ).scalar_one_or_none()
-        return found
 
     async def mark_steps_direct(self, *, marks: Sequence[tuple[DueStep, str]]) -> None:
         """Remember the direct message of steps whose lease is still held, so a worker that

@@ -251,8 +251,11 @@ async def test_direct_message_sent_before_a_crash_is_not_sent_again(
         assert other_chat.posts("direct") == []  # recognised: not sent twice
         (notice,) = other_chat.posts("post")
         assert notice.card.title.startswith("Escalation: billing-router")
-        async with stores[1].transaction() as repo:
-            assert await repo.step_message(step_id=step_id) == dm.message.id
+        async with stores[1].engine.connect() as conn:
+            recorded = await conn.scalar(
+                text("SELECT message_id FROM escalation_step WHERE id = :id"), {"id": step_id}
+            )
+        assert recorded == dm.message.id
     finally:
         for s in {id(s): s for s in stores}.values():
             await s.close()

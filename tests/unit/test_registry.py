@@ -160,3 +160,21 @@ def test_every_error_is_reported_not_just_the_first(tmp_path: Path) -> None:
         ("other", "operator"),
         ("other", "steward"),
     }
+
+
+def test_two_people_with_one_email_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "twins.yaml"
+    path.write_text(
+        (FIXTURES / "unknown_person.yaml")
+        .read_text()
+        .replace(
+            "bob: {name: Bob Ruiz, email: bob@example.com}",
+            "bob: {name: Bob Ruiz, email: ALICE@example.com}",
+        )
+        .replace("operator: alicia", "operator: alice")
+    )
+    with pytest.raises(RegistryError) as caught:
+        load_registry(path)
+    (problem,) = caught.value.problems
+    assert (problem.field, problem.line) == ("people.bob.email", 4)
+    assert "already the email of 'alice'" in problem.message
