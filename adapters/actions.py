@@ -4,11 +4,14 @@ Never a shell: the registry's command is an argument vector."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
 import os
+import signal
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import aiohttp
@@ -18,6 +21,9 @@ from bot.registry import CommandAction, WebhookAction
 
 SIGNATURE_HEADER = "X-Accountability-Signature"
 TIMESTAMP_HEADER = "X-Accountability-Timestamp"
+PAYLOAD_ENV = "ACCOUNTABILITY_PAYLOAD"
+# All a command inherits: the bot's own environment holds its tokens and DATABASE_URL.
+PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ")
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -26,13 +32,29 @@ def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+def command_environment(environ: Mapping[str, str], payload: str) -> dict[str, str]:
+    """What a stop command sees: PATH, HOME, LANG, LC_ALL and TZ when set, and the request as
+    JSON in $ACCOUNTABILITY_PAYLOAD. Nothing else of the bot's environment (its secrets)."""
+    env = {name: environ[name] for name in PASSED_ENV if name in environ}
+    env[PAYLOAD_ENV] = payload
+    return env
+
+
+def _kill_group(process: asyncio.subprocess.Process) -> None:
+    """Kill the command and everything it started (it leads its own process group)."""
+    with contextlib.suppress(ProcessLookupError):  # already gone, with all of its group
+        os.killpg(process.pid, signal.SIGKILL)
+
+
 class ActionRunner:
     """Implements bot.ports.StopRunner. Commands run with `workdir` (the registry's folder)
-    as their working directory, so a registry can name `scripts/flag` next to itself."""
+    as their working directory, so a registry can name `scripts/flag` next to itself. A
+    command gets a minimal environment (`command_environment`) and runs in a session of its
+    own, so a timeout kills whatever it started too."""
 
-    def __init__(self, *, workdir: Path, environ: dict[str, str] | None = None) -> None:
+    def __init__(self, *, workdir: Path, environ: Mapping[str, str] | None = None) -> None:
         self.workdir = workdir
-        self.environ = os.environ if environ is None else environ
+        self.environ: Mapping[str, str] = os.environ if environ is None else environ
 
     async def run(
         self, *, action: WebhookAction | CommandAction, payload: dict[str, object]
@@ -71,7 +93,7 @@ class ActionRunner:
             return ActionResult(False, f"webhook failed: {exc.__class__.__name__}: {exc}")
 
     async def _command(self, action: CommandAction, payload: dict[str, object]) -> ActionResult:
-        env = {**self.environ, "ACCOUNTABILITY_PAYLOAD": json.dumps(payload, sort_keys=True)}
+        env = command_environment(self.environ, json.dumps(payload, sort_keys=True))
         try:
             process = await asyncio.create_subprocess_exec(
                 *action.command,
@@ -80,6 +102,7 @@ class ActionRunner:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,
             )
         except OSError as exc:
             return ActionResult(False, f"could not start {action.command[0]}: {exc.strerror}")
@@ -88,11 +111,14 @@ class ActionRunner:
                 process.communicate(), timeout=action.timeout.total_seconds()
             )
         except TimeoutError:
-            process.kill()
+            _kill_group(process)
             await process.wait()
             return ActionResult(
                 False, f"{action.command[0]} timed out after {action.timeout.total_seconds():g}s"
             )
+        except asyncio.CancelledError:  # shutting down: leave nothing of it running
+            _kill_group(process)
+            raise
         tail = output.decode(errors="replace").strip()[-300:]
         if process.returncode == 0:
             return ActionResult(

@@ -23,7 +23,6 @@ from aiohttp import web
 
 from bot import render
 from bot.cards import Card
-from bot.ports import PlatformError
 from bot.registry import Registry, RegistryError, parse_registry
 
 if TYPE_CHECKING:
@@ -203,17 +202,7 @@ class RegistryReloader:
         if not registry.admins:
             log.warning("registry has no admins to tell about the refused reload")
         for admin in registry.admins:
-            for platform in sorted(service.platforms):
-                user = await service.people.user(admin, platform=platform)
-                if user is None:
-                    continue
-                try:
-                    await service.platforms[platform].direct(user=user, card=card)
-                except PlatformError as exc:
-                    log.warning("could not tell admin %s on %s: %s", admin, platform, exc)
-                    continue
-                break
-            else:
+            if await service.deliver(person=admin, card=card) is None:
                 log.warning("admin %s could not be reached about the refused reload", admin)
 
     async def _watch(self) -> None:

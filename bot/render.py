@@ -313,6 +313,15 @@ def stop_attempt_alert(*, system: SystemView, asker: Mention, kind: str, reason:
     )
 
 
+def failed() -> Card:
+    """Said when the bot could not finish a request (the error itself is only logged)."""
+    return notice(
+        "Something went wrong",
+        "The bot could not finish this request; the error was logged. Try again in a moment.",
+        tone="warning",
+    )
+
+
 def help_card() -> Card:
     """What the bot understands."""
     return notice(

@@ -15,12 +15,12 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Column, Table, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
 from store.database import SqlStore
 from store.repository import SqlRepository
+from store.sql import dialect_insert
 from store.tables import UTCDateTime
 
 
@@ -73,11 +73,6 @@ async def session_of(store: SqlStore) -> AsyncIterator[AsyncSession]:
         yield repo.session
 
 
-def _insert(session: AsyncSession, table: Table) -> Any:
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-
-
 def _values(row: SQLModel) -> dict[str, Any]:
     return {k: getattr(row, k) for k in type(row).model_fields}
 
@@ -85,7 +80,7 @@ def _values(row: SQLModel) -> dict[str, Any]:
 async def save_conversation(*, session: AsyncSession, conversation: TeamsConversation) -> None:
     """Insert or refresh a conversation reference (the service URL may move)."""
     values = _values(conversation)
-    stmt = _insert(session, CONVERSATION).values(**values)
+    stmt = dialect_insert(session, CONVERSATION).values(**values)
     keep = {k: v for k, v in values.items() if k != "conversation_id" and v is not None}
     await session.execute(stmt.on_conflict_do_update(index_elements=["conversation_id"], set_=keep))
 
@@ -153,7 +148,7 @@ async def save_member(*, session: AsyncSession, member: TeamsMember) -> None:
     values = _values(member)
     if values.get("email"):
         values["email"] = values["email"].lower()
-    stmt = _insert(session, MEMBER).values(**values)
+    stmt = dialect_insert(session, MEMBER).values(**values)
     keep = {k: v for k, v in values.items() if k != "aad_object_id" and v is not None}
     await session.execute(stmt.on_conflict_do_update(index_elements=["aad_object_id"], set_=keep))
 

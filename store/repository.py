@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, delete, func, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
@@ -28,6 +27,7 @@ from bot.domain import (
 from bot.evidence import entry_hash
 from bot.ports import StepView
 from store import schedule
+from store.sql import dialect_insert, dialect_name
 from store.tables import (
     AcknowledgementRow,
     AlertRow,
@@ -129,7 +129,7 @@ class SqlRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-        self.dialect = session.bind.dialect.name if session.bind else "sqlite"
+        self.dialect = dialect_name(session)
         # The chain's tip once locked by this transaction; written back by `flush`.
         self._head: tuple[int, str] | None = None
         self._head_moved = False
@@ -141,13 +141,15 @@ class SqlRepository:
             await self.session.execute(update(HEAD).where(H.id == 1).values(seq=seq, hash=digest))
             self._head_moved = False
 
-    def _insert(self, table: Any) -> Any:
-        return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
-
     async def remember_event(self, *, key: str, at: datetime) -> bool:
         """Record an inbound event id; False when it was seen before."""
-        stmt = self._insert(SEEN).values(key=key, at=at)
-        stmt = stmt.on_conflict_do_nothing(index_elements=["key"]).returning(SEEN.c.key)
+        stmt = (
+            dialect_insert(self.session, SEEN)
+            .values(key=key, at=at)
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(SEEN.c.key)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none() is not None
         return (await self.session.execute(stmt)).scalar_one_or_none() is not None
 
     async def add_alert(
@@ -169,7 +171,7 @@ class SqlRepository:
         """Store a new open alert; None when an open alert already has this `open_key`.
         `claim_lease_until` reserves posting the claim for the caller until then."""
         stmt = (
-            self._insert(ALERT)
+            dialect_insert(self.session, ALERT)
             .values(
                 platform=platform,
                 channel=channel,
@@ -506,7 +508,7 @@ class SqlRepository:
 
     async def set_system_status(self, *, system: str, stopped: bool, at: datetime, by: str) -> None:
         """Record that a system was stopped or resumed."""
-        stmt = self._insert(SYSTEM_STATE).values(
+        stmt = dialect_insert(self.session, SYSTEM_STATE).values(
             system=system, stopped=stopped, changed_at=at, changed_by=by
         )
         await self.session.execute(

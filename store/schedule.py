@@ -13,10 +13,10 @@ from datetime import datetime
 from typing import cast
 
 from sqlalchemy import Column, Table, Text, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
+from store.sql import dialect_insert
 from store.tables import UTCDateTime
 
 
@@ -42,10 +42,8 @@ async def claim_run(
     session: AsyncSession, *, job: str, period: str, worker: str, at: datetime
 ) -> bool:
     """Insert `(job, period)`; False when a row was already there (another replica ran it)."""
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = (
-        insert(JOB_RUN)
+        dialect_insert(session, JOB_RUN)
         .values(job=job, period=period, worker=worker[:64], started_at=at, summary="")
         .on_conflict_do_nothing(index_elements=["job", "period"])
         .returning(J.job)

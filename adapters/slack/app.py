@@ -178,7 +178,7 @@ class SlackAdapter:
             )
         except Exception:
             log.exception("slash command failed", extra={"command": body.get("command")})
-            reply = Reply(_failed())
+            reply = Reply(render.failed())
         await self._answer(
             reply,
             ClickContext(
@@ -197,7 +197,7 @@ class SlackAdapter:
             reply = await self.runtime.service.click(click)
         except Exception:
             log.exception("click failed", extra={"action": click.action})
-            reply = Reply(_failed())
+            reply = Reply(render.failed())
         if reply is not None:
             await self._answer(reply, where, prefer_response_url=where.ephemeral)
 
@@ -276,14 +276,6 @@ class SlackAdapter:
                 return False
             await asyncio.wait(set(self._tasks), timeout=left)
         return True
-
-
-def _failed() -> Card:
-    return render.notice(
-        "Something went wrong",
-        "The bot could not finish this request; the error was logged. Try again in a moment.",
-        tone="warning",
-    )
 
 
 def parse_body(raw: bytes, content_type: str) -> dict[str, Any]:

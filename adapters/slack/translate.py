@@ -62,6 +62,17 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def link_target(url: str) -> str:
+    """A URL made safe inside `<url|label>`: `|`, `<`, `>` (and whitespace, which ends the
+    link) percent-encoded, `&` written as Slack's `&amp;`. Otherwise a link carrying
+    `><!channel>` would close the link and ping the whole channel."""
+    encoded = re.sub(r"[|<>\s]", lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), url)
+    return encoded.replace("&", "&amp;")
+
+
+_USER_ID = re.compile(r"[A-Z0-9]+")
+
+
 _LINK = re.compile(r"<([^<>|]*)(?:\|([^<>]*))?>")
 _LEADING_EMOJI = re.compile(r"^\s*(?::[a-z0-9_+'-]+:\s*)+", re.IGNORECASE)
 
@@ -193,6 +204,18 @@ def permalink(base_url: str | None, channel: str, ts: str) -> str | None:
     return f"{base_url.rstrip('/')}/archives/{channel}/p{ts.replace('.', '')}"
 
 
+def human_author(message: Mapping[str, Any]) -> str | None:
+    """The Slack user id of the person who typed a message; None for an integration's post
+    (a `bot_id` or `bot_profile`, the `bot_message` subtype) or a message with no user."""
+    if (
+        message.get("bot_id")
+        or message.get("bot_profile")
+        or message.get("subtype") == "bot_message"
+    ):
+        return None
+    return _str(message.get("user"))
+
+
 def _is_own(message: Mapping[str, Any], me: Identity) -> bool:
     if me.bot_id and message.get("bot_id") == me.bot_id:
         return True
@@ -234,6 +257,7 @@ def alert_from_event(
     status = status_of(text)
     if edited and status != "resolved":
         return None  # integrations edit their post as an incident moves; only the end counts
+    author = human_author(message)
     return AlertSeen(
         platform=PLATFORM,
         channel=channel,
@@ -243,6 +267,7 @@ def alert_from_event(
         message=MessageRef(PLATFORM, channel, ts),
         status="resolved" if edited else None,
         link=permalink(me.url, channel, ts),
+        author=UserRef(PLATFORM, author) if author else None,
     )
 
 
@@ -250,7 +275,7 @@ def is_from_person(body: Mapping[str, Any]) -> bool:
     """True when a message event was typed by a person rather than posted by an integration."""
     event = _dict(body.get("event"))
     message = _dict(event.get("message")) if event.get("subtype") == "message_changed" else event
-    return not (message.get("bot_id") or message.get("subtype") == "bot_message")
+    return human_author(message) is not None
 
 
 # ---- inbound: clicks and commands ---------------------------------------------------------
@@ -391,7 +416,9 @@ def check_payload(body: Mapping[str, Any]) -> str | None:
 
 def _inline(part: Inline) -> str:
     if isinstance(part, Mention):
-        return f"<@{part.user.id}>" if part.user is not None else escape(part.name)
+        if part.user is not None and _USER_ID.fullmatch(part.user.id):
+            return f"<@{part.user.id}>"
+        return escape(part.name)  # no Slack id, or not one (never raw text inside `<@…>`)
     return escape(part)
 
 
@@ -475,7 +502,9 @@ def card_blocks(card: Card) -> list[dict[str, Any]]:
         blocks.append(
             {
                 "type": "context",
-                "elements": [{"type": "mrkdwn", "text": f"<{card.link}|View the alert>"}],
+                "elements": [
+                    {"type": "mrkdwn", "text": f"<{link_target(card.link)}|View the alert>"}
+                ],
             }
         )
     blocks.extend(_action_blocks(card.buttons))

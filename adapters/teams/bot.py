@@ -30,7 +30,8 @@ from adapters.teams.platform import TeamsPlatform, capture_updates, paced, warm_
 from bot import render
 from bot.cards import Card, Reply
 from bot.domain import MessageRef
-from bot.events import ButtonClicked
+from bot.events import ButtonClicked, CommandGiven
+from bot.matching import match_system
 from bot.ports import PlatformError
 from bot.registry import ChannelId
 
@@ -228,9 +229,23 @@ class TeamsBot(ActivityHandler):  # type: ignore[misc]
             log.warning("teams card update failed: %s", exc)
 
     async def _click(self, click: ButtonClicked) -> ClickOutcome:
+        """The core's answer to a click; a failure is logged and answered "Something went
+        wrong" to the clicker (never a 500, which Teams shows as a broken card)."""
         with capture_updates() as updated:
-            reply = await self.runtime.service.click(click)
+            try:
+                reply = await self.runtime.service.click(click)
+            except Exception:
+                log.exception("teams click failed", extra={"action": click.action})
+                return Reply(render.failed()), []
         return reply, list(updated)
+
+    async def _command(self, command: CommandGiven) -> Card:
+        """The core's answer to a command, or "Something went wrong" (logged) when it failed."""
+        try:
+            return (await self.runtime.service.command(command)).card
+        except Exception:
+            log.exception("teams command failed", extra={"command": command.command})
+            return render.failed()
 
     async def _timely_click(
         self, click: ButtonClicked, inbound: translate.Inbound
@@ -283,13 +298,21 @@ class TeamsBot(ActivityHandler):  # type: ignore[misc]
             if command is None:
                 await self._send(turn_context, _unknown_command(inbound.text))
                 return
-            answer = await self.runtime.service.command(command)
-            await self._send(turn_context, answer.card)
+            await self._send(turn_context, await self._command(command))
             return
         alert = translate.to_alert(inbound, turn_context.turn_state[RAW])
+        if alert is None:
+            return
+        channel = ChannelId(translate.PLATFORM, alert.channel)
+        registry = self.runtime.registry
+        if channel not in registry.watched():
+            return
+        # People talk in alert channels too; a person's message is an alert only when it names
+        # a system. Bots', connectors' and workflows' posts that match nothing are unowned alerts.
         if (
-            alert is None
-            or ChannelId("teams", alert.channel) not in self.runtime.registry.watched()
+            alert.author is not None
+            and alert.status != "resolved"
+            and match_system(registry, channel=channel, text=alert.text) is None
         ):
             return
         try:

@@ -67,6 +67,7 @@ class Inbound:
     user: UserRef | None  # keyed by Azure AD object id when Teams gives one
     user_id: str | None  # the "29:..." id
     user_name: str | None
+    from_person: bool  # typed by a person, not posted by a bot, connector or workflow
     bot_id: str
     bot_name: str | None
     text: str  # bot mention removed, markup stripped
@@ -136,6 +137,16 @@ def thread_conversation(channel: str, thread: str | None) -> str:
     return channel
 
 
+def is_person(sender: dict[str, Any]) -> bool:
+    """Whether an activity's `from` is a person. Teams gives people "29:" ids and bots,
+    connectors and workflows (Power Automate posts as a bot) "28:" ids; Bot Framework marks
+    bots with role "bot". A sender that is neither clearly is taken for an integration."""
+    user_id = sender.get("id")
+    if sender.get("role") == "bot" or not isinstance(user_id, str) or user_id.startswith("28:"):
+        return False
+    return user_id.startswith("29:") or sender.get("role") == "user"
+
+
 def parse_activity(raw: Any) -> Inbound:
     """Check an activity's shape and pull out what the bot uses; BadActivity when unusable."""
     if not isinstance(raw, dict):
@@ -195,6 +206,7 @@ def parse_activity(raw: Any) -> Inbound:
         user=UserRef(PLATFORM, user_key) if user_key else None,
         user_id=user_id,
         user_name=_str(sender, "name", where="from."),
+        from_person=is_person(sender),
         bot_id=bot_id,
         bot_name=_str(recipient, "name", where="recipient."),
         text=text,
@@ -292,6 +304,7 @@ def to_alert(inbound: Inbound, raw: dict[str, Any]) -> AlertSeen | None:
         text=text,
         event_id=event_id[-200:],
         message=MessageRef(PLATFORM, inbound.channel, inbound.id, None),
+        author=inbound.user if inbound.from_person else None,
     )
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from adapters.fake import ManualClock
+from adapters.fake import InMemoryPlatform, ManualClock
 from adapters.reload import RELOADER, RegistryReloader
 from adapters.server import build_app
 from bot.domain import StepState
@@ -164,3 +164,27 @@ async def test_the_running_app_picks_up_a_changed_file(tmp_path: Path) -> None:
         )
     finally:
         await runner.cleanup()
+
+
+async def test_an_admin_is_told_on_the_next_platform_when_one_cannot_answer(
+    tmp_path: Path,
+) -> None:
+    """The refusal goes through the core's `deliver`: a platform whose directory lookup fails
+    (rate-limited, down) is skipped rather than ending the reload with an exception."""
+    chat = workspace()
+    settings = settings_for(tmp_path)
+    runtime = await runtime_for(settings, ManualClock(), chat)
+    down = InMemoryPlatform(name="chat-a", fail_lookups=5)  # tried first: names sort before
+    runtime.platforms["chat-a"] = down
+    reloader = RegistryReloader(runtime, poll_seconds=3600)
+    try:
+        edit(Path(settings.ownership_file), BROKEN)
+
+        result = await reloader.poll_once()
+
+        assert result is not None and not result.applied
+        assert down.fail_lookups < 5  # it was asked, and could not answer
+        (told,) = chat.directs_to("U0DANA004")
+        assert told.card.title == REFUSED
+    finally:
+        await runtime.store.close()

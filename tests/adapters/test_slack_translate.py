@@ -218,3 +218,74 @@ def test_block_kit_is_json_serialisable_and_within_limits() -> None:
     json.dumps(blocks)
     assert all(len(b["text"]["text"]) <= 3000 for b in blocks if "text" in b)
     assert len(translate.card_text(long)) <= 3000
+
+
+def test_a_link_cannot_break_out_of_its_mrkdwn_link() -> None:
+    card = Card(title="t", link="https://grafana.example/d?a=1&b=2><!channel>|pwned <!here>")
+    [context] = [b for b in translate.card_blocks(card) if b["type"] == "context"]
+    text = context["elements"][0]["text"]
+    assert text == (
+        "<https://grafana.example/d?a=1&amp;b=2%3E%3C!channel%3E%7Cpwned%20%3C!here%3E"
+        "|View the alert>"
+    )
+    # one link, with one label: nothing outside it for Slack to read as a broadcast
+    assert (text.count("<"), text.count(">"), text.count("|")) == (1, 1, 1)
+    assert translate.plain(text) == "View the alert"
+
+
+def test_mrkdwn_text_is_escaped_everywhere_and_mentions_carry_only_ids() -> None:
+    card = Card(
+        title="<!channel> & co",
+        lines=(
+            (
+                "by ",
+                Mention("Eve <!here>", UserRef("slack", "U1><!channel")),
+                " and ",
+                Mention("Alice", UserRef("slack", "U0ALICE01")),
+            ),
+        ),
+        fields=(("<!here>", "a & <b>"),),
+    )
+    shown = json.dumps(translate.message_args(card))
+    assert "<!channel>" not in shown and "<!here>" not in shown
+    blocks = translate.card_blocks(card)
+    assert blocks[1]["text"]["text"] == "by Eve &lt;!here&gt; and <@U0ALICE01>"
+    assert blocks[2]["fields"][0]["text"] == "*&lt;!here&gt;*\na &amp; &lt;b&gt;"
+    assert translate.card_text(card).startswith("&lt;!channel&gt; &amp; co")
+
+
+def _message_event(message: dict[str, object], *, edited: bool = False) -> dict[str, object]:
+    event: dict[str, object] = (
+        {
+            "type": "message",
+            "subtype": "message_changed",
+            "channel": "C0ALERTS1",
+            "message": message,
+        }
+        if edited
+        else {"type": "message", "channel": "C0ALERTS1", **message}
+    )
+    return {"type": "event_callback", "event_id": "Ev1", "event": event}
+
+
+@pytest.mark.parametrize(
+    ("message", "edited", "author"),
+    [
+        ({"user": "U0BOB0002", "text": "Resolved: billing-router"}, False, "U0BOB0002"),
+        ({"user": "U0BOB0002", "text": "Resolved: billing-router"}, True, "U0BOB0002"),
+        ({"bot_id": "B1", "user": "U0BOT", "text": "Resolved: billing-router"}, False, None),
+        ({"bot_profile": {"id": "B1"}, "user": "U0BOT", "text": "[RESOLVED] x"}, False, None),
+        ({"subtype": "bot_message", "username": "grafana", "text": "[RESOLVED] x"}, False, None),
+        ({"text": "[RESOLVED] billing-router"}, False, None),
+    ],
+)
+def test_a_person_is_the_author_of_their_message_and_an_integration_is_not(
+    message: dict[str, object], edited: bool, author: str | None
+) -> None:
+    body = _message_event({"ts": "1800000001.000001", **message}, edited=edited)
+    seen = translate.alert_from_event(
+        body, me=translate.Identity(), watched=frozenset({"C0ALERTS1"})
+    )
+    assert seen is not None
+    assert seen.author == (UserRef("slack", author) if author else None)
+    assert translate.is_from_person(body) == (author is not None)

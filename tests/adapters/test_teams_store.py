@@ -128,3 +128,30 @@ async def test_the_migration_creates_the_tables_the_models_describe(store: SqlSt
 
     async with store.engine.connect() as conn:
         assert await conn.run_sync(differences) == []
+
+
+async def test_one_dialect_insert_serves_both_databases(store: SqlStore) -> None:
+    """store.sql.dialect_insert picks the construct with ON CONFLICT for the session's database;
+    the Teams tables and job_run upserts all go through it."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from store.conversations import CONVERSATION
+    from store.sql import dialect_insert, dialect_name
+
+    async with session_of(store) as session:
+        stmt = dialect_insert(session, CONVERSATION)
+        name = dialect_name(session)
+        expected = postgresql.Insert if name == "postgresql" else sqlite.Insert
+        assert name == store.engine.dialect.name
+        assert isinstance(stmt, expected)
+        values = {"conversation_id": "a:9", "service_url": "https://x/", "bot_id": "28:b"}
+        for url in ("https://first/", "https://second/"):
+            await session.execute(
+                dialect_insert(session, CONVERSATION)
+                .values(**{**values, "service_url": url, "updated_at": T0})
+                .on_conflict_do_update(
+                    index_elements=["conversation_id"], set_={"service_url": url}
+                )
+            )
+        row = await load_conversation(session=session, conversation_id="a:9")
+    assert row is not None and row.service_url == "https://second/"

@@ -108,6 +108,32 @@ def test_a_channel_post_is_an_alert_with_its_thread() -> None:
     assert alert.event_id.endswith(activity["id"])
 
 
+@pytest.mark.parametrize(
+    ("sender", "person"),
+    [
+        (ALICE.account(), True),  # a person in Teams: a "29:" id and an AAD object id
+        ({"id": "29:1someoneteamsid", "name": "Someone"}, True),
+        ({"id": "5f0c-emulator-user", "name": "User", "role": "user"}, True),  # the Emulator
+        (None, False),  # the stand-in's default: a "28:" connector
+        ({"id": "28:power-automate-flow", "name": "Workflows"}, False),
+        ({"id": "29:1odd", "name": "A bot", "role": "bot"}, False),
+        ({"id": "webhook-without-prefix", "name": "Incoming Webhook"}, False),
+    ],
+)
+def test_a_persons_post_carries_its_author_and_an_integrations_does_not(
+    sender: dict[str, str] | None, person: bool
+) -> None:
+    activity = channel_post(URL, "Resolved: billing-router errors", sender=sender)
+
+    inbound = translate.parse_activity(activity)
+    alert = translate.to_alert(inbound, activity)
+
+    assert alert is not None and inbound.from_person is person
+    assert alert.author == (inbound.user if person else None)
+    if sender is not None and "aadObjectId" in sender:
+        assert alert.author == UserRef("teams", sender["aadObjectId"])
+
+
 def test_a_reply_inside_a_thread_is_not_an_alert() -> None:
     activity = channel_post(URL, "billing-router: still broken", thread="1700000000000")
 

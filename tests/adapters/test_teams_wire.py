@@ -4,6 +4,7 @@ hand. Without TEAMS_APP_ID (local development) nothing is signed either way."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -412,6 +413,31 @@ async def test_replies_in_a_thread_and_unwatched_channels_are_not_alerts(
     assert len(standin.messages()) == 1
 
 
+async def test_a_person_talking_in_an_alert_channel_raises_an_alert_only_naming_a_system(
+    bot: RunningBot, standin: ConnectorStandIn
+) -> None:
+    chat = channel_post(standin.service_url, "anyone up for lunch?", sender=ALICE.account())
+    no_system = channel_post(standin.service_url, "[FIRING] disk full on build-agent-7")
+    named = channel_post(
+        standin.service_url,
+        "billing-router is sending tickets to the wrong queue",
+        sender=BOB.account(),
+    )
+
+    for post in (chat, no_system, named):
+        assert (await bot.post(post))[0] == 200
+
+    # The person's chatter is ignored; the connector's post that names nothing is an unowned
+    # alert as before; the person who names a system raised an alert.
+    await standin.wait_for(lambda: standin.messages(thread_of(named)))
+    async with bot.runtime.store.transaction() as repo:
+        stored = {a.source.id if a.source else None: a for a in await repo.open_alerts()}
+    assert set(stored) == {no_system["id"], named["id"]}
+    assert stored[named["id"]].system == "billing-router"
+    assert stored[no_system["id"]].system is None
+    assert standin.messages(thread_of(chat)) == []
+
+
 async def test_an_alert_inside_a_connector_card_is_read(
     bot: RunningBot, standin: ConnectorStandIn
 ) -> None:
@@ -471,6 +497,65 @@ async def test_storage_failure_is_not_acknowledged(
     assert status == 503
     assert "storage" in body["error"]
     assert standin.messages() == []
+
+
+async def test_a_failing_command_is_answered_not_a_500(
+    bot: RunningBot, standin: ConnectorStandIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with bot.runtime.store.engine.begin() as conn:
+        await conn.execute(text("DROP TABLE system_state"))
+
+    with caplog.at_level(logging.ERROR, logger="adapters.teams.bot"):
+        status, _ = await bot.post(personal(standin.service_url, BOB, "who-owns billing-router"))
+
+    assert status == 200
+    [reply] = standin.messages(personal_chat(BOB))
+    assert "Something went wrong" in card_text(card_of(reply))
+    [record] = [r for r in caplog.records if r.getMessage() == "teams command failed"]
+    assert record.exc_info is not None  # the traceback is in the log, not in the answer
+    assert "system_state" not in card_text(card_of(reply))
+
+
+async def test_a_failing_click_is_answered_not_a_500(
+    bot: RunningBot, standin: ConnectorStandIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    post, claim = await alert_claimed(bot, standin)
+    async with bot.runtime.store.transaction() as repo:
+        [alert] = await repo.open_alerts()
+    async with bot.runtime.store.engine.begin() as conn:
+        await conn.execute(text("DROP TABLE acknowledgement"))
+
+    with caplog.at_level(logging.ERROR, logger="adapters.teams.bot"):
+        status, answer = await bot.post(
+            card_click(
+                standin.service_url,
+                ALICE,
+                verb=cards.ACK,
+                value=str(alert.id),
+                card_id=str(claim.answer_id),
+                conversation=thread_of(post),
+            )
+        )
+        # The same from a client without Universal Actions (Action.Submit): a message reply.
+        fallback, _ = await bot.post(
+            submit_click(
+                standin.service_url,
+                ALICE,
+                action=cards.ACK,
+                value=str(alert.id),
+                card_id=str(claim.answer_id),
+                conversation=thread_of(post),
+            )
+        )
+
+    assert status == 200
+    assert answer["type"] == "application/vnd.microsoft.activity.message"
+    assert answer["value"].startswith("Something went wrong")
+    assert fallback == 200
+    assert "Something went wrong" in card_text(card_of(standin.messages(thread_of(post))[-1]))
+    assert standin.of("update") == []  # the claim stays as it was
+    failures = [r for r in caplog.records if r.getMessage() == "teams click failed"]
+    assert len(failures) == 2 and all(r.exc_info is not None for r in failures)
 
 
 # ---- stop -------------------------------------------------------------------------------------

@@ -7,6 +7,8 @@ import asyncio
 import hashlib
 import hmac
 import json
+import os
+import signal
 import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -338,3 +340,103 @@ async def test_webhook_without_its_secret_sends_nothing(webhook: Webhook, tmp_pa
     )
     assert not result.ok and "MISSING_SECRET is not set" in result.summary
     assert webhook.received == []
+
+
+def _gone(pid: int) -> bool:
+    """True when `pid` no longer runs (exited, or a zombie nobody reaped yet)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+
+
+async def test_a_stop_command_sees_none_of_the_bots_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.registry import CommandAction
+
+    secrets = {
+        "SLACK_BOT_TOKEN": "xoxb-not-for-scripts",
+        "TEAMS_APP_PASSWORD": "teams-password",
+        "ALERT_INGEST_TOKEN": "ingest-token",
+        "DATABASE_URL": "postgresql://bot:pw@db/bot",
+    }
+    for name, value in {**secrets, "TZ": "Europe/Paris", "HOME": str(tmp_path)}.items():
+        monkeypatch.setenv(name, value)
+    seen = tmp_path / "env.json"
+    runner = ActionRunner(workdir=tmp_path)  # the bot's own environment, as in production
+    result = await runner.run(
+        action=CommandAction(
+            command=[
+                sys.executable,
+                "-c",
+                "import json, os, sys; open(sys.argv[1], 'w').write(json.dumps(dict(os.environ)))",
+                str(seen),
+            ]
+        ),
+        payload={"system": "support-drafter", "action": "stop"},
+    )
+    assert result.ok
+    env = json.loads(seen.read_text())
+    assert not set(secrets) & set(env)
+    assert not any(v in " ".join(env.values()) for v in secrets.values())
+    # Python itself may add LC_CTYPE (PEP 538) when no locale is set.
+    assert set(env) - {"LC_CTYPE"} <= {
+        "PATH",
+        "HOME",
+        "LANG",
+        "LC_ALL",
+        "TZ",
+        "ACCOUNTABILITY_PAYLOAD",
+    }
+    assert env["TZ"] == "Europe/Paris" and env["HOME"] == str(tmp_path)
+    assert json.loads(env["ACCOUNTABILITY_PAYLOAD"]) == {
+        "action": "stop",
+        "system": "support-drafter",
+    }
+
+
+@pytest.mark.parametrize("output", ["detached", "shared"])
+async def test_a_timed_out_stop_command_leaves_no_process_behind(
+    tmp_path: Path, output: str
+) -> None:
+    """The command starts a child of its own, either detached from its output (a daemon) or
+    holding it (then the old runner also hung until the child ended), then hangs."""
+    from bot.registry import CommandAction
+
+    pid_file = tmp_path / "grandchild.pid"
+    quiet = "stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL"
+    spawner = (
+        "import subprocess, sys, time\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)']"
+        + (f", {quiet})\n" if output == "detached" else ")\n")
+        + "open(sys.argv[1], 'w').write(str(child.pid))\n"
+        "time.sleep(600)\n"
+    )
+    runner = ActionRunner(workdir=tmp_path, environ={})
+    grandchild: int | None = None
+    try:
+        # A bound on a hang, far above the 1 s timeout: the runner must come back on its own.
+        result = await asyncio.wait_for(
+            runner.run(
+                action=CommandAction(
+                    command=[sys.executable, "-c", spawner, str(pid_file)],
+                    timeout=timedelta(seconds=1),
+                ),
+                payload={},
+            ),
+            timeout=30,
+        )
+        assert not result.ok and "timed out after 1s" in result.summary
+        grandchild = int(pid_file.read_text())
+        for _ in range(100):  # the kernel takes a moment to tear a killed process down
+            if _gone(grandchild):
+                break
+            await asyncio.sleep(0.05)
+        assert _gone(grandchild), "the command's own child survived the timeout"
+    finally:
+        if grandchild is None and pid_file.exists():
+            grandchild = int(pid_file.read_text())
+        if grandchild is not None and not _gone(grandchild):
+            os.kill(grandchild, signal.SIGKILL)
