@@ -23,6 +23,7 @@ from aiohttp import web
 
 from bot import render
 from bot.cards import Card
+from bot.domain import BOT
 from bot.registry import Registry, RegistryError, parse_registry
 
 if TYPE_CHECKING:
@@ -32,7 +33,6 @@ log = logging.getLogger(__name__)
 
 POLL_SECONDS = 3.0
 MAX_PROBLEMS = 15
-BOT = "accountability-bot"
 
 
 @dataclass(frozen=True)

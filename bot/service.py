@@ -139,6 +139,22 @@ class AccountabilityService:
         self._sent_marks = SentMarks(store)
         self._housekept: datetime | None = None
 
+    async def record(
+        self,
+        *,
+        at: datetime,
+        actor: str,
+        action: str,
+        system: str | None,
+        alert_id: int | None,
+        detail: dict[str, object],
+    ) -> None:
+        """Append one evidence entry in a transaction of its own."""
+        async with self.store.transaction() as repo:
+            await repo.append_audit(
+                at=at, actor=actor, action=action, system=system, alert_id=alert_id, detail=detail
+            )
+
     def use_registry(self, registry: Registry) -> None:
         """Switch to a reloaded registry; open alerts keep the escalation maps copied onto them."""
         self.registry = registry
@@ -639,15 +655,14 @@ class AccountabilityService:
         system = self.registry.system(alert.system) if alert.system else None
         actor = person or f"{event.user.platform}:{event.user.id}"
         if not self._may_act(system, alert, person):
-            async with self.store.transaction() as repo:
-                await repo.append_audit(
-                    at=self.clock.now(),
-                    actor=actor,
-                    action="alert.click_refused",
-                    system=alert.system,
-                    alert_id=alert.id,
-                    detail={"action": event.action},
-                )
+            await self.record(
+                at=self.clock.now(),
+                actor=actor,
+                action="alert.click_refused",
+                system=alert.system,
+                alert_id=alert.id,
+                detail={"action": event.action},
+            )
             holder = self.people.name(alert.holder)
             scope = f"people named on {alert.system}" if system else "its holder"
             return Reply(
@@ -873,33 +888,31 @@ class AccountabilityService:
         now = self.clock.now()
         actor = person or f"{event.user.platform}:{event.user.id}"
         if person != system.stop_authority:
-            async with self.store.transaction() as repo:
-                await repo.append_audit(
-                    at=now,
-                    actor=actor,
-                    action=f"{kind}.refused",
-                    system=system.id,
-                    alert_id=None,
-                    detail={
-                        "user": event.user.id,
-                        "reason": reason,
-                        "holder": system.stop_authority,
-                    },
-                )
+            await self.record(
+                at=now,
+                actor=actor,
+                action=f"{kind}.refused",
+                system=system.id,
+                alert_id=None,
+                detail={
+                    "user": event.user.id,
+                    "reason": reason,
+                    "holder": system.stop_authority,
+                },
+            )
             await self._tell_holder(system, event, kind=kind, reason=reason)
             holder = await self.people.mention(system.stop_authority, platform=event.user.platform)
             return Reply(render.refused_stop(system=system, holder=holder, kind=kind))
         action = system.stop if kind == "stop" else system.resume
         if action is None:
-            async with self.store.transaction() as repo:
-                await repo.append_audit(
-                    at=now,
-                    actor=actor,
-                    action=f"{kind}.unavailable",
-                    system=system.id,
-                    alert_id=None,
-                    detail={"reason": reason},
-                )
+            await self.record(
+                at=now,
+                actor=actor,
+                action=f"{kind}.unavailable",
+                system=system.id,
+                alert_id=None,
+                detail={"reason": reason},
+            )
             return Reply(
                 render.notice(
                     f"No {kind} action for {system.id}",
@@ -971,15 +984,14 @@ class AccountabilityService:
         system = self.registry.system(request.system)
         person = await self.people.person(event.user)
         if system is None or person != system.stop_authority:
-            async with self.store.transaction() as repo:
-                await repo.append_audit(
-                    at=self.clock.now(),
-                    actor=person or f"{event.user.platform}:{event.user.id}",
-                    action=f"{request.kind}.refused",
-                    system=request.system,
-                    alert_id=None,
-                    detail={"request": request.id, "user": event.user.id},
-                )
+            await self.record(
+                at=self.clock.now(),
+                actor=person or f"{event.user.platform}:{event.user.id}",
+                action=f"{request.kind}.refused",
+                system=request.system,
+                alert_id=None,
+                detail={"request": request.id, "user": event.user.id},
+            )
             return Reply(
                 render.notice(
                     "Refused", "Only the stop-authority holder may confirm this.", tone="warning"

@@ -385,15 +385,14 @@ async def role_hand_off(service: AccountabilityService, event: ButtonClicked) ->
     if person is None or (
         person != holder and person != system.steward and person not in service.registry.admins
     ):
-        async with service.store.transaction() as repo:
-            await repo.append_audit(
-                at=now,
-                actor=actor,
-                action="role.handoff_refused",
-                system=system.id,
-                alert_id=None,
-                detail={"role": role, "holder": holder, "user": event.user.id},
-            )
+        await service.record(
+            at=now,
+            actor=actor,
+            action="role.handoff_refused",
+            system=system.id,
+            alert_id=None,
+            detail={"role": role, "holder": holder, "user": event.user.id},
+        )
         return Reply(
             render.notice(
                 "Not yours to hand off",
@@ -419,15 +418,14 @@ async def role_hand_off(service: AccountabilityService, event: ButtonClicked) ->
                 f"{service.people.name(target)} already holds {_role(role)} of {system.id}.",
             )
         )
-    async with service.store.transaction() as repo:
-        await repo.append_audit(
-            at=now,
-            actor=actor,
-            action="role.handoff_requested",
-            system=system.id,
-            alert_id=None,
-            detail={"role": role, "from": holder, "to": target, "user": event.user.id},
-        )
+    await service.record(
+        at=now,
+        actor=actor,
+        action="role.handoff_requested",
+        system=system.id,
+        alert_id=None,
+        detail={"role": role, "from": holder, "to": target, "user": event.user.id},
+    )
     field_path = f"systems.{system.id}.{role}"
     asked = service.people.name(actor)
     to_target = render.notice(
