@@ -870,16 +870,14 @@ class AccountabilityService:
     ) -> list[str]:
         """Roles not re-confirmed by their current holder within the review period."""
         now = self.clock.now()
-        stale = []
+        found = []
         for role, person in system.roles().items():
-            confirmed = confirmations.get(role)
-            if confirmed is None or confirmed[0] != person:
-                stale.append(f"{role.replace('_', ' ')} never confirmed")
-            elif now - confirmed[1] > system.review_every:
-                stale.append(
-                    f"{role.replace('_', ' ')} not re-confirmed since {render.when(confirmed[1])}"
-                )
-        return stale
+            why = stale.unconfirmed(
+                person, confirmations.get(role), every=system.review_every, now=now
+            )
+            if why is not None:
+                found.append(f"{role.replace('_', ' ')} {why}")
+        return found
 
     async def _request_stop(
         self, event: CommandGiven, system: SystemView, *, kind: str, reason: str

@@ -14,7 +14,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
 from bot import cards, render
@@ -139,6 +139,18 @@ async def _standing(service: AccountabilityService, person: str, platform: str) 
     return "deactivated" if active is False else "ok"
 
 
+def unconfirmed(
+    person: str, confirmed: tuple[str, datetime] | None, *, every: timedelta, now: datetime
+) -> str | None:
+    """Why a role's holder counts as unconfirmed (None when they confirmed in time): never
+    by this holder, or not within the review period."""
+    if confirmed is None or confirmed[0] != person:
+        return "never confirmed"
+    if now - confirmed[1] > every:
+        return f"last confirmed {render.when(confirmed[1])}, review every {format_duration(every)}"
+    return None
+
+
 async def find(
     service: AccountabilityService, *, now: datetime, since: datetime | None
 ) -> list[Finding]:
@@ -175,15 +187,10 @@ async def find(
                     )
                 )
                 continue
-            confirmed = confirmations[system.id].get(role)
-            if confirmed is None or confirmed[0] != person:
-                why = "never confirmed"
-            elif now - confirmed[1] > system.review_every:
-                why = (
-                    f"last confirmed {render.when(confirmed[1])}, "
-                    f"review every {format_duration(system.review_every)}"
-                )
-            else:
+            why = unconfirmed(
+                person, confirmations[system.id].get(role), every=system.review_every, now=now
+            )
+            if why is None:
                 continue
             findings.append(
                 Finding(

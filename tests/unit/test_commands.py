@@ -142,7 +142,7 @@ async def test_confirmed_roles_show_in_who_owns(
     assert "operator never confirmed" not in text and "steward never confirmed" in text
     clock.advance(timedelta(days=31))  # billing-router reviews every 30d
     text = (await service.command(command(ALICE, "who-owns", "billing-router"))).card.plain_text()
-    assert "operator not re-confirmed since 2026-11-02 09:00 UTC" in text
+    assert "operator last confirmed 2026-11-02 09:00 UTC, review every 30d" in text
 
 
 async def test_someone_else_cannot_confirm_a_role(service: AccountabilityService) -> None:
