@@ -247,7 +247,11 @@ def free_port() -> int:
 
 def _command() -> list[str]:
     script = Path(sys.executable).parent / "accountability-bot"
-    return [str(script), "serve"] if script.exists() else [sys.executable, "-m", "adapters.cli", "serve"]
+    return (
+        [str(script), "serve"]
+        if script.exists()
+        else [sys.executable, "-m", "adapters.cli", "serve"]
+    )
 
 
 @dataclass
@@ -263,6 +267,11 @@ class Server:
     def events_url(self) -> str:
         """Slack's Request URL."""
         return f"{self.url}/slack/events"
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the server process has used so far."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     async def stop(self) -> None:
         """SIGTERM and wait."""

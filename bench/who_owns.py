@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -109,6 +110,7 @@ async def run(systems: int, requests: int, warmup: int, concurrency: int) -> dic
     finally:
         await server.stop()
         await standin.close()
+    shutil.rmtree(tmp, ignore_errors=True)
     answers = {k: standin.responses[k] for k, _ in keys if k in standin.responses}
     to_answer = [answers[k][0] - sent[k] for k in answers]
     right = sum(1 for k, system in keys if k in answers and system.encode() in answers[k][1])
@@ -143,7 +145,10 @@ def main() -> None:
         "who_owns",
         [
             ("systems in registry", f"{r['systems']:,}"),
-            ("requests (after warm-up)", f"{r['requests']:,} (+{r['warmup']}), {r['concurrency']} in flight"),
+            (
+                "requests (after warm-up)",
+                f"{r['requests']:,} (+{r['warmup']}), {r['concurrency']} in flight",
+            ),
             ("start-up to healthy", f"{r['startup_s']:.2f}s"),
             ("HTTP 200", f"{r['http_200']:,} / {r['requests']:,}"),
             (
