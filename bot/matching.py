@@ -66,9 +66,7 @@ def fingerprint(text: str, *, system: str | None) -> str:
 
 def match_system(registry: Registry, *, channel: ChannelId, text: str) -> SystemView | None:
     """The first system whose rules match, trying systems that list this channel first."""
-    listed = [s for s in registry.systems.values() if channel in s.channels]
-    others = [s for s in registry.systems.values() if channel not in s.channels]
-    for system in (*listed, *others):
+    for system in registry.match_order(channel):
         if any(p.search(text) for p in system.match):
             return system
     return None

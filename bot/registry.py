@@ -6,6 +6,7 @@ line, because the people who fix a registry read the message in a CI log, not in
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -316,6 +317,25 @@ class Registry:
         for s in self.systems.values():
             found.update(s.channels)
         return frozenset(found)
+
+    @functools.cached_property
+    def _listing(self) -> dict[ChannelId, tuple[SystemView, ...]]:
+        found: dict[ChannelId, list[SystemView]] = {}
+        for s in self.systems.values():
+            for c in s.channels:
+                found.setdefault(c, []).append(s)
+        return {c: tuple(systems) for c, systems in found.items()}
+
+    def match_order(self, channel: ChannelId) -> tuple[SystemView, ...]:
+        """Systems in the order alert text is matched against them: those that list this
+        channel first, then the rest. Cached per channel: alerts arrive in bursts."""
+        cache = self.__dict__.setdefault("_match_order", {})
+        order: tuple[SystemView, ...] | None = cache.get(channel)
+        if order is None:
+            listed = self._listing.get(channel, ())
+            order = listed + tuple(s for s in self.systems.values() if s not in listed)
+            cache[channel] = order
+        return order
 
     def fallback_for(self, channel: ChannelId) -> str | None:
         """The fallback owner of a watched channel, if the registry names one."""

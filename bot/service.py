@@ -288,23 +288,24 @@ class AccountabilityService:
         if alert is None:
             return
         if taken.outcome in ("claimed", "unowned"):
-            await self.post_claim(alert.id, leased=True)
+            await self.post_claim(alert.id, leased=alert)
         elif taken.outcome == "repeat" and alert.claim is not None:
             self.redraws.mark(alert.claim)  # counts are redrawn together, not per repeat
         elif alert.claim is not None:
             await self.refresh_claim(alert)
 
-    async def post_claim(self, alert_id: int, *, leased: bool = False) -> bool:
+    async def post_claim(self, alert_id: int, *, leased: Alert | None = None) -> bool:
         """Post the claim of an alert once, even when several workers try. `leased`: the
-        caller stored the alert and holds its posting lease. Past the channel's pace the
-        claim joins the channel's storm board instead of posting a message of its own."""
-        now = self.clock.now()
-        async with self.store.transaction() as repo:
-            if not leased and not await repo.take_claim_post(
-                alert_id=alert_id, now=now, lease=self.lease
-            ):
-                return False
-            alert = await repo.get_alert(alert_id=alert_id)
+        alert as its caller just stored it, holding its posting lease. Past the channel's
+        pace the claim joins the channel's storm board instead of posting its own message."""
+        alert = leased
+        if alert is None:
+            async with self.store.transaction() as repo:
+                if not await repo.take_claim_post(
+                    alert_id=alert_id, now=self.clock.now(), lease=self.lease
+                ):
+                    return False
+                alert = await repo.get_alert(alert_id=alert_id)
         if alert is None:
             return False
         chat = self.platforms.get(alert.platform)

@@ -199,7 +199,21 @@ class SqlRepository:
         await self.session.execute(
             insert(CLAIM).values(alert_id=alert_id, lease_until=claim_lease_until)
         )
-        return await self.get_alert(alert_id=alert_id)
+        return Alert(  # what was just written: no need to read it back
+            id=alert_id,
+            platform=platform,
+            channel=channel,
+            system=system,
+            fingerprint=fingerprint,
+            title=title[:300],
+            text=text,
+            state=AlertState.OPEN,
+            holder=holder,
+            opened_at=opened_at,
+            link=link,
+            source=source,
+            held_since=opened_at,
+        )
 
     async def count_repeat(self, *, open_key: str) -> Alert | None:
         """Count one more delivery on the open alert with this key and return it."""
