@@ -41,6 +41,11 @@ class ButtonClicked:
     message: MessageRef | None = None
     target: UserRef | None = None
 
+    def record_id(self) -> int | None:
+        """The button's value as the id of a stored record, or None when it is not one."""
+        value = self.value or ""
+        return int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else None
+
 
 Command = Literal["who-owns", "stop", "resume", "help"]
 

@@ -8,14 +8,13 @@ import asyncio
 import dataclasses
 import difflib
 import logging
-import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from bot import cards, render, stale
+from bot import cards, render, stale, stops
 from bot.cards import Card, Mention, Reply
 from bot.domain import (
     BOT,
@@ -24,15 +23,12 @@ from bot.domain import (
     AuditDraft,
     DueStep,
     MessageRef,
-    StopRequest,
-    UserRef,
 )
 from bot.escalation import plan_steps
 from bot.events import AlertSeen, ButtonClicked, CommandGiven
 from bot.matching import fingerprint, match_system, status_of
 from bot.people import People
 from bot.ports import (
-    ActionResult,
     ChatPlatform,
     Clock,
     NoObserver,
@@ -47,7 +43,6 @@ from bot.storm import Boards, Pace, Redraws
 
 log = logging.getLogger(__name__)
 
-STOP_CONFIRM_WINDOW = timedelta(minutes=15)
 STOP_STUCK_AFTER = timedelta(hours=1)  # longer than any action timeout: its worker is gone
 SEEN_EVENTS_KEPT = timedelta(days=2)  # longer than any platform keeps retrying a delivery
 
@@ -637,7 +632,7 @@ class AccountabilityService:
         if event.action in (cards.ACK, cards.RESOLVE, cards.HAND_OFF):
             return await self._alert_click(event)
         if event.action in (cards.STOP_CONFIRM, cards.STOP_CANCEL):
-            return await self._stop_click(event)
+            return await stops.stop_click(self, event)
         if event.action == cards.ACK_BOARD:
             return await self._acknowledge_board(event)
         if event.action == cards.ROLE_CONFIRM:
@@ -647,7 +642,7 @@ class AccountabilityService:
         return Reply(render.notice("Unknown action", f"{event.action!r} is not a bot action."))
 
     async def _alert_click(self, event: ButtonClicked) -> Reply | None:
-        alert_id = _int(event.value)
+        alert_id = event.record_id()
         async with self.store.transaction() as repo:
             alert = await repo.get_alert(alert_id=alert_id) if alert_id is not None else None
         if alert is None:
@@ -816,8 +811,12 @@ class AccountabilityService:
             return Reply(self.unknown_system(words[0]))
         if event.command == "who-owns":
             return Reply(await self.who_owns(system, platform=event.user.platform))
-        return await self._request_stop(
-            event, system, kind=event.command, reason=words[1].strip() if len(words) > 1 else ""
+        return await stops.request_stop(
+            self,
+            event,
+            system,
+            kind=event.command,
+            reason=words[1].strip() if len(words) > 1 else "",
         )
 
     def unknown_system(self, word: str) -> Card:
@@ -880,79 +879,6 @@ class AccountabilityService:
                 found.append(f"{role.replace('_', ' ')} {why}")
         return found
 
-    async def _request_stop(
-        self, event: CommandGiven, system: SystemView, *, kind: str, reason: str
-    ) -> Reply:
-        person = await self.people.person(event.user)
-        now = self.clock.now()
-        actor = person or f"{event.user.platform}:{event.user.id}"
-        if person != system.stop_authority:
-            await self.record(
-                at=now,
-                actor=actor,
-                action=f"{kind}.refused",
-                system=system.id,
-                alert_id=None,
-                detail={
-                    "user": event.user.id,
-                    "reason": reason,
-                    "holder": system.stop_authority,
-                },
-            )
-            await self._tell_holder(system, event, kind=kind, reason=reason)
-            holder = await self.people.mention(system.stop_authority, platform=event.user.platform)
-            return Reply(render.refused_stop(system=system, holder=holder, kind=kind))
-        action = system.stop if kind == "stop" else system.resume
-        if action is None:
-            await self.record(
-                at=now,
-                actor=actor,
-                action=f"{kind}.unavailable",
-                system=system.id,
-                alert_id=None,
-                detail={"reason": reason},
-            )
-            return Reply(
-                render.notice(
-                    f"No {kind} action for {system.id}",
-                    f"The registry gives {system.id} no `{kind}` action; nothing ran. "
-                    "The request was recorded.",
-                    tone="warning",
-                )
-            )
-        async with self.store.transaction() as repo:
-            request = await repo.add_stop_request(
-                system=system.id,
-                kind=kind,
-                requested_by=person,
-                user_id=event.user.id,
-                platform=event.user.platform,
-                reason=reason,
-                channel=event.channel,
-                at=now,
-            )
-            await repo.append_audit(
-                at=now,
-                actor=person,
-                action=f"{kind}.requested",
-                system=system.id,
-                alert_id=None,
-                detail={"request": request.id, "reason": reason},
-            )
-        return Reply(render.confirm_stop(request=request, system=system))
-
-    async def _tell_holder(
-        self, system: SystemView, event: CommandGiven, *, kind: str, reason: str
-    ) -> None:
-        asker_key = await self.people.person(event.user)
-        asker = (
-            await self.people.mention(asker_key, platform=event.user.platform)
-            if asker_key
-            else Mention(event.user.id, event.user)
-        )
-        card = render.stop_attempt_alert(system=system, asker=asker, kind=kind, reason=reason)
-        await self.deliver(person=system.stop_authority, card=card, prefer=[event.user.platform])
-
     async def deliver(self, *, person: str, card: Card, prefer: Sequence[str] = ()) -> str | None:
         """Send a card to a person directly on the first platform that reaches them
         (`prefer` first); the platform used, or None when none could."""
@@ -969,133 +895,6 @@ class AccountabilityService:
                 continue
             return platform
         return None
-
-    async def _stop_click(self, event: ButtonClicked) -> Reply | None:
-        request_id = _int(event.value)
-        async with self.store.transaction() as repo:
-            request = (
-                await repo.get_stop_request(request_id=request_id)
-                if request_id is not None
-                else None
-            )
-        if request is None:
-            return Reply(render.notice("Unknown request", "This stop request is not on record."))
-        system = self.registry.system(request.system)
-        person = await self.people.person(event.user)
-        if system is None or person != system.stop_authority:
-            await self.record(
-                at=self.clock.now(),
-                actor=person or f"{event.user.platform}:{event.user.id}",
-                action=f"{request.kind}.refused",
-                system=request.system,
-                alert_id=None,
-                detail={"request": request.id, "user": event.user.id},
-            )
-            return Reply(
-                render.notice(
-                    "Refused", "Only the stop-authority holder may confirm this.", tone="warning"
-                )
-            )
-        now = self.clock.now()
-        cancelling = event.action == cards.STOP_CANCEL
-        # A confirmation is for the situation it was asked in, not one found days later.
-        expired = now - request.requested_at > STOP_CONFIRM_WINDOW
-        to_state = "cancelled" if cancelling else "expired" if expired else "running"
-        async with self.store.transaction() as repo:
-            moved = await repo.move_stop_request(
-                request_id=request.id, from_state="requested", to_state=to_state, at=now
-            )
-            if moved and to_state != "running":
-                await repo.append_audit(
-                    at=now,
-                    actor=person,
-                    action=f"{request.kind}.{to_state}",
-                    system=request.system,
-                    alert_id=None,
-                    detail={"request": request.id},
-                )
-        if not moved:
-            return Reply(
-                render.notice("Already handled", "This request was already confirmed or cancelled.")
-            )
-        if to_state == "cancelled":
-            return Reply(
-                render.notice(f"Cancelled: {request.kind} {request.system}", "Nothing ran."),
-                replace_original=True,
-            )
-        if to_state == "expired":
-            return Reply(
-                render.notice(
-                    f"Expired: {request.kind} {request.system}",
-                    f"Confirmations last {int(STOP_CONFIRM_WINDOW.total_seconds() // 60)} minutes;"
-                    f" nothing ran. Ask again with {request.kind} {request.system}.",
-                    tone="warning",
-                ),
-                replace_original=True,
-            )
-        return await self._run_stop(request, system, person)
-
-    async def _run_stop(self, request: StopRequest, system: SystemView, person: str) -> Reply:
-        action = system.stop if request.kind == "stop" else system.resume
-        if action is None:  # the registry changed between request and confirmation
-            result = ActionResult(False, f"no {request.kind} action is configured any more")
-        else:
-            result = await self.stop_runner.run(
-                action=action,
-                payload={
-                    "system": system.id,
-                    "action": request.kind,
-                    "requested_by": person,
-                    "reason": request.reason,
-                    "request_id": request.id,
-                    "at": render.when(self.clock.now()),
-                },
-            )
-        self.observer.stop_ran(kind=request.kind, ok=result.ok)
-        now = self.clock.now()
-        async with self.store.transaction() as repo:
-            await repo.move_stop_request(
-                request_id=request.id,
-                from_state="running",
-                to_state="done" if result.ok else "failed",
-                at=now,
-                result=result.summary,
-            )
-            if result.ok:
-                await repo.set_system_status(
-                    system=system.id, stopped=request.kind == "stop", at=now, by=person
-                )
-            await repo.append_audit(
-                at=now,
-                actor=person,
-                action=f"{request.kind}.{'succeeded' if result.ok else 'failed'}",
-                system=system.id,
-                alert_id=None,
-                detail={"request": request.id, "result": result.summary, "reason": request.reason},
-            )
-        card = render.stop_result(
-            request=request,
-            result=result,
-            actor=await self.people.mention(person, platform=request.platform),
-        )
-        await self._announce(system, card, also=(request.platform, request.channel))
-        return Reply(card, replace_original=True)
-
-    async def _announce(
-        self, system: SystemView, card: Card, *, also: tuple[str, str | None]
-    ) -> None:
-        """Post to every channel of the system (and where the command was given)."""
-        targets = {(c.platform, c.id) for c in system.channels}
-        if also[1] is not None:
-            targets.add((also[0], also[1]))
-        for platform, channel in sorted(targets):
-            chat = self.platforms.get(platform)
-            if chat is None:
-                continue
-            try:
-                await chat.post(channel=channel, card=card)
-            except PlatformError as exc:
-                log.warning("could not post to %s:%s: %s", platform, channel, exc)
 
     # ---- ownership confirmation ---------------------------------------------------------------
 
@@ -1134,13 +933,6 @@ class AccountabilityService:
         )
 
 
-def _int(value: str) -> int | None:
-    return int(value) if re.fullmatch(r"\d{1,18}", value or "") else None
-
-
 def _title(text: str) -> str:
     first = next((ln.strip() for ln in text.splitlines() if ln.strip()), "alert")
     return first[:200]
-
-
-__all__ = ["AccountabilityService", "AlertTaken", "TickReport", "UserRef"]
