@@ -3,7 +3,7 @@ Adaptive Card. Action ids are stable because platforms send them back on every c
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from bot.domain import UserRef
@@ -77,4 +77,3 @@ class Reply:
     card: Card
     public: bool = False
     replace_original: bool = False
-    extra: dict[str, str] = field(default_factory=dict)

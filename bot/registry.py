@@ -313,10 +313,12 @@ class Registry:
 
     def watched(self) -> frozenset[ChannelId]:
         """Every channel the bot watches: the top-level list and every system's channels."""
-        found = {c.channel for c in self.channels}
-        for s in self.systems.values():
-            found.update(s.channels)
-        return frozenset(found)
+        return self._watched
+
+    @functools.cached_property
+    def _watched(self) -> frozenset[ChannelId]:
+        # Asked on every inbound message: computed once per registry, not per event.
+        return frozenset({c.channel for c in self.channels} | set(self._listing))
 
     @functools.cached_property
     def _listing(self) -> dict[ChannelId, tuple[SystemView, ...]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -170,6 +170,9 @@ class _Cached:
     until: float
 
 
+MISS_TTL = 300.0  # "no such user" is remembered briefly: people join
+
+
 class _TtlCache:
     def __init__(self, ttl: float) -> None:
         self.ttl = ttl
@@ -307,18 +310,14 @@ class SlackPlatform:
         cached = self._by_email.get(key)
         if cached is not None:
             return UserRef(self.name, cached.value) if cached.value else None
-        try:
-            async with self._call("users.lookupByEmail"):
-                found = await self.client.users_lookupByEmail(email=key)
-        except SlackCallError as exc:
-            if exc.error == "users_not_found":
-                self._by_email.put(key, None, ttl=300.0)
-                return None
-            raise
-        user = found.get("user") or {}
-        self._remember_user(user)
-        self._by_email.put(key, user.get("id"))
-        return UserRef(self.name, str(user["id"])) if user.get("id") else None
+        user = await self._fetch_user(
+            "users.lookupByEmail",
+            "users_not_found",
+            lambda: self.client.users_lookupByEmail(email=key),
+        )
+        user_id = str(user["id"]) if user and user.get("id") else None
+        self._by_email.put(key, user_id, ttl=None if user_id else MISS_TTL)
+        return UserRef(self.name, user_id) if user_id else None
 
     async def user_email(self, *, user: UserRef) -> str | None:
         """The email Slack holds for a user id (needs users:read.email), or None."""
@@ -376,14 +375,27 @@ class SlackPlatform:
         cached = self._users.get(user_id)
         if cached is not None:
             return cached.value if isinstance(cached.value, dict) else None
+        user = await self._fetch_user(
+            "users.info", "user_not_found", lambda: self.client.users_info(user=user_id)
+        )
+        if user is None:
+            self._users.put(user_id, False, ttl=MISS_TTL)
+        return user
+
+    async def _fetch_user(
+        self, method: str, not_found: str, call: Callable[[], Awaitable[Any]]
+    ) -> dict[str, Any] | None:
+        """One users.* call: the user (remembered by id), or None when Slack has no such
+        user. Other errors propagate: a platform that cannot answer is not a 'no'."""
         try:
-            async with self._call("users.info"):
-                found = await self.client.users_info(user=user_id)
+            async with self._call(method):
+                found = await call()
         except SlackCallError as exc:
-            if exc.error == "user_not_found":
-                self._users.put(user_id, False, ttl=300.0)
+            if exc.error == not_found:
                 return None
             raise
-        user = found.get("user") or {}
+        user = found.get("user")
+        if not isinstance(user, dict):
+            return None
         self._remember_user(user)
-        return user if isinstance(user, dict) else None
+        return user

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -30,6 +31,7 @@ from tests.adapters.teams_standin import (
     TENANT,
     Call,
     ConnectorStandIn,
+    Person,
     RunningBot,
     card_click,
     card_of,
@@ -78,6 +80,27 @@ async def alert_claimed(
     assert status == 200
     await standin.wait_for(lambda: standin.messages(thread_of(post)))
     return post, standin.messages(thread_of(post))[0]
+
+
+def claim_click(
+    standin: ConnectorStandIn,
+    post: dict[str, object],
+    claim: Call,
+    user: Person,
+    verb: str,
+    alert_id: int,
+    target: str | None = None,
+) -> dict[str, Any]:
+    """A click by `user` on a button of the claim card posted in `post`'s thread."""
+    return card_click(
+        standin.service_url,
+        user,
+        verb=verb,
+        value=str(alert_id),
+        card_id=str(claim.answer_id),
+        conversation=thread_of(post),
+        target=target,
+    )
 
 
 # ---- who-owns, help -----------------------------------------------------------------------------
@@ -217,16 +240,7 @@ async def test_channel_alert_is_claimed_escalated_and_acknowledged(
 
     # Alice acknowledges on the card: the invoke is answered with the new card, and the claim
     # is replaced in place for everyone else.
-    status, answer = await bot.post(
-        card_click(
-            standin.service_url,
-            ALICE,
-            verb=cards.ACK,
-            value=str(stored.id),
-            card_id=str(claim.answer_id),
-            conversation=thread_of(post),
-        )
-    )
+    status, answer = await bot.post(claim_click(standin, post, claim, ALICE, cards.ACK, stored.id))
     assert status == 200
     assert answer["statusCode"] == 200
     assert answer["type"] == "application/vnd.microsoft.card.adaptive"
@@ -328,16 +342,7 @@ async def test_someone_not_on_the_system_is_told_privately(
     async with bot.runtime.store.transaction() as repo:
         [alert] = await repo.open_alerts()
 
-    status, answer = await bot.post(
-        card_click(
-            standin.service_url,
-            MALLORY,
-            verb=cards.ACK,
-            value=str(alert.id),
-            card_id=str(claim.answer_id),
-            conversation=thread_of(post),
-        )
-    )
+    status, answer = await bot.post(claim_click(standin, post, claim, MALLORY, cards.ACK, alert.id))
 
     assert status == 200
     assert answer["type"] == "application/vnd.microsoft.activity.message"
@@ -356,15 +361,7 @@ async def test_hand_off_through_the_people_picker(
         [alert] = await repo.open_alerts()
 
     status, answer = await bot.post(
-        card_click(
-            standin.service_url,
-            ALICE,
-            verb=cards.HAND_OFF,
-            value=str(alert.id),
-            card_id=str(claim.answer_id),
-            conversation=thread_of(post),
-            target=BOB.aad,
-        )
+        claim_click(standin, post, claim, ALICE, cards.HAND_OFF, alert.id, target=BOB.aad)
     )
 
     assert status == 200
@@ -527,14 +524,7 @@ async def test_a_failing_click_is_answered_not_a_500(
 
     with caplog.at_level(logging.ERROR, logger="adapters.teams.bot"):
         status, answer = await bot.post(
-            card_click(
-                standin.service_url,
-                ALICE,
-                verb=cards.ACK,
-                value=str(alert.id),
-                card_id=str(claim.answer_id),
-                conversation=thread_of(post),
-            )
+            claim_click(standin, post, claim, ALICE, cards.ACK, alert.id)
         )
         # The same from a client without Universal Actions (Action.Submit): a message reply.
         fallback, _ = await bot.post(
@@ -735,14 +725,7 @@ async def test_claim_escalation_and_acknowledgement_on_postgresql(
             async with bot.runtime.store.transaction() as repo:
                 [alert] = await repo.open_alerts()
             status, answer = await bot.post(
-                card_click(
-                    standin.service_url,
-                    ALICE,
-                    verb=cards.ACK,
-                    value=str(alert.id),
-                    card_id=str(claim.answer_id),
-                    conversation=thread_of(post),
-                )
+                claim_click(standin, post, claim, ALICE, cards.ACK, alert.id)
             )
             assert status == 200
             assert "Acknowledged: held by <at>Alice Ng</at>" in card_text(answer["value"])
