@@ -91,7 +91,7 @@ def cmd_map(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_who_owns(args: argparse.Namespace, settings: Settings) -> int:
     """Print who holds a system, with its live state from the database."""
-    from adapters.server import build_runtime
+    from adapters.runtime import build_runtime
 
     registry = _registry(settings)
     system = registry.system(args.system)
@@ -117,8 +117,8 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     async def entries() -> list:  # type: ignore[type-arg]
         store = await open_store(settings.database_url)
         try:
-            async with store.transaction() as repo:
-                return await repo.audit_entries(
+            async with store.transaction() as tx:
+                return await tx.evidence.entries(
                     system=getattr(args, "system", None) if args.audit == "export" else None
                 )
         finally:
@@ -172,14 +172,13 @@ def cmd_stale_scan(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
+    from adapters.runtime import build_runtime
     from adapters.scheduling import ScheduleError, period_of, stale_trigger
-    from adapters.server import build_app, build_runtime
     from bot.stale import scan
 
     async def run() -> str:
         runtime = await build_runtime(settings)
         try:
-            build_app(runtime)  # never started: it only lets each chat adapter add its platform
             period = period_of(stale_trigger(settings), runtime.clock.now())
             report = await scan(runtime.service, period=period, dry_run=True)
         finally:

@@ -131,11 +131,3 @@ class ManualClock:
     def set(self, at: datetime) -> None:
         """Jump to a time."""
         self._now = at
-
-
-class SystemClock:
-    """Wall-clock UTC."""
-
-    def now(self) -> datetime:
-        """The current UTC time."""
-        return datetime.now(UTC)

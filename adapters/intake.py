@@ -32,7 +32,7 @@ from bot.registry import ChannelId, Registry, SystemView
 from bot.service import AlertTaken, close_matches
 
 if TYPE_CHECKING:
-    from adapters.server import Runtime
+    from adapters.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from bot.domain import BOT
 from bot.registry import Registry, RegistryError, parse_registry
 
 if TYPE_CHECKING:
-    from adapters.server import Runtime
+    from adapters.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -186,10 +186,12 @@ class RegistryReloader:
         service = self.runtime.service
         now = service.clock.now()
         try:
-            async with service.store.transaction() as repo:
-                if not await repo.claim_run(job=job, period=period, worker=service.worker, at=now):
+            async with service.store.transaction() as tx:
+                if not await tx.jobs.claim_run(
+                    job=job, period=period, worker=service.worker, at=now
+                ):
                     return False
-                await repo.append_audit(
+                await tx.evidence.append(
                     at=now, actor=BOT, action=action, system=None, alert_id=None, detail=detail
                 )
         except Exception:  # the reload itself stands even when the database is away

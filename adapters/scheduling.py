@@ -23,7 +23,7 @@ from adapters.settings import Settings
 from bot import stale
 
 if TYPE_CHECKING:
-    from adapters.server import Runtime
+    from adapters.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

@@ -1,85 +1,26 @@
-"""The composition root: one aiohttp application and one event loop serve Slack, Teams, the
-HTTP alert intake, the scheduler, health and metrics. `build_runtime` wires real adapters;
-tests call it with their own clock and settings."""
+"""The HTTP routes: one aiohttp application and one event loop serve Slack, Teams, the HTTP
+alert intake, the scheduler, health and metrics for a Runtime built by adapters.runtime (the
+composition root). Nothing imports this module but the CLI's `serve`, lazily."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import signal
-from dataclasses import dataclass, field
-from pathlib import Path
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from adapters import intake, reload, scheduling
-from adapters.actions import ActionRunner
-from adapters.fake import SystemClock
-from adapters.metrics import Metrics
+from adapters.runtime import Runtime, build_runtime
 from adapters.settings import Settings
 from adapters.slack import app as slack_app
 from adapters.teams import bot as teams_bot
-from bot.ports import ChatPlatform, Clock
-from bot.registry import Registry, load_registry
-from bot.service import AccountabilityService
-from store.database import SqlStore, open_store, redacted
+from bot.registry import Registry
 from store.lock import lock_database
 
 log = logging.getLogger(__name__)
-RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime")
-
-
-@dataclass
-class Runtime:
-    """Everything one process shares: settings, registry, store, platforms and the service."""
-
-    settings: Settings
-    registry_path: Path
-    store: SqlStore
-    service: AccountabilityService
-    metrics: Metrics
-    clock: Clock
-    platforms: dict[str, ChatPlatform] = field(default_factory=dict)
-
-    @property
-    def registry(self) -> Registry:
-        """The registry in force (reloads swap it)."""
-        return self.service.registry
-
-
-async def build_runtime(
-    settings: Settings,
-    *,
-    clock: Clock | None = None,
-    run_migrations: bool = True,
-    registry: Registry | None = None,
-) -> Runtime:
-    """Load the registry (a broken one stops start-up) unless given, open the store, build
-    the service."""
-    registry_path = Path(settings.ownership_file).absolute()
-    registry = registry or load_registry(registry_path)
-    store = await open_store(settings.database_url, run_migrations=run_migrations)
-    clock = clock or SystemClock()
-    metrics = Metrics()
-    platforms: dict[str, ChatPlatform] = {}
-    service = AccountabilityService(
-        registry=registry,
-        store=store,
-        platforms=platforms,
-        clock=clock,
-        stop_runner=ActionRunner(workdir=registry_path.parent),
-        observer=metrics,
-    )
-    log.info(
-        "runtime ready",
-        extra={
-            "registry": str(registry_path),
-            "systems": len(registry.systems),
-            "database": redacted(settings.database_url),
-        },
-    )
-    return Runtime(settings, registry_path, store, service, metrics, clock, platforms)
+RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime", Runtime)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -97,8 +38,8 @@ async def metrics(request: web.Request) -> web.Response:
     """Prometheus text format."""
     runtime = request.app[RUNTIME]
     try:
-        async with runtime.store.transaction() as repo:
-            counts = await repo.open_alert_counts()
+        async with runtime.store.transaction() as tx:
+            counts = await tx.alerts.unresolved_counts()
         runtime.metrics.set_open_alerts(counts, systems=runtime.registry.systems)
     except Exception:  # the rest of the metrics are still worth a scrape
         log.warning("open alerts not counted: the database did not answer")
@@ -118,9 +59,13 @@ def build_app(runtime: Runtime) -> web.Application:
     scheduling.mount(app, runtime)
     reload.mount(app, runtime)
 
+    async def finish_background(_: web.Application) -> None:
+        await runtime.background.close(grace=10)
+
     async def close_store(_: web.Application) -> None:
         await runtime.store.close()
 
+    app.on_shutdown.append(finish_background)
     app.on_cleanup.append(close_store)
     return app
 

@@ -23,7 +23,8 @@ from typing import Any
 from sqlalchemy import insert, select, text
 
 from adapters.actions import ActionRunner
-from adapters.fake import InMemoryPlatform, SystemClock
+from adapters.clock import SystemClock
+from adapters.fake import InMemoryPlatform
 from bench.common import PG_URL, registry_yaml, report, summary
 from bot.registry import parse_registry
 from bot.service import AccountabilityService
@@ -40,9 +41,7 @@ def engine_for(url: str, schema: str | None) -> Any:
     return make_engine(url, connect_args={"options": f"-c search_path={schema}"}, pool_size=5)
 
 
-async def seed(
-    url: str, schema: str | None, alerts: int, start: datetime, spread: float
-) -> None:
+async def seed(url: str, schema: str | None, alerts: int, start: datetime, spread: float) -> None:
     """Bulk-insert open alerts with posted claims and one pending step each."""
     if schema is not None:
         admin = make_engine(url)

@@ -9,8 +9,9 @@ from datetime import datetime, timedelta
 from bot import cards
 from bot.cards import Button, Card, Line, Mention
 from bot.domain import Alert, AlertState, StopRequest, SystemStatus
-from bot.ports import ActionResult, StepView
+from bot.ports import ActionResult
 from bot.registry import Registry, SystemView, format_duration
+from bot.storage import StepView
 
 
 def when(at: datetime) -> str:

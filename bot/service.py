@@ -34,11 +34,10 @@ from bot.ports import (
     NoObserver,
     Observer,
     PlatformError,
-    Repository,
     StopRunner,
-    Store,
 )
 from bot.registry import ChannelId, Registry, SystemView
+from bot.storage import Store, Transaction
 from bot.storm import Boards, Pace, Redraws
 
 log = logging.getLogger(__name__)
@@ -86,8 +85,8 @@ class SentMarks:
             batch, self._waiting = self._waiting, []
             if not batch:
                 return  # committed by the writer before us
-            async with self.store.transaction() as repo:
-                await repo.mark_steps_direct(marks=batch)
+            async with self.store.transaction() as tx:
+                await tx.steps.mark_direct(marks=batch)
 
 
 def close_matches(word: str, candidates: list[str]) -> list[str]:
@@ -145,8 +144,8 @@ class AccountabilityService:
         detail: dict[str, object],
     ) -> None:
         """Append one evidence entry in a transaction of its own."""
-        async with self.store.transaction() as repo:
-            await repo.append_audit(
+        async with self.store.transaction() as tx:
+            await tx.evidence.append(
                 at=at, actor=actor, action=action, system=system, alert_id=alert_id, detail=detail
             )
 
@@ -191,15 +190,15 @@ class AccountabilityService:
         title = event.title or _title(event.text)
         # Platform lookups happen before the transaction, never while it holds locks.
         author = await self.people.person(event.author) if event.author else None
-        async with self.store.transaction() as repo:
-            if not await repo.remember_event(key=f"{event.platform}:{event.event_id}", at=now):
+        async with self.store.transaction() as tx:
+            if not await tx.alerts.remember_event(key=f"{event.platform}:{event.event_id}", at=now):
                 return AlertTaken("duplicate")
             if status == "resolved":
                 return await self._resolve_from_text(
-                    repo, open_key=open_key, now=now, event=event, author=author
+                    tx, open_key=open_key, now=now, event=event, author=author
                 )
             holder = system.operator if system else self.registry.fallback_for(channel)
-            alert = await repo.add_alert(
+            alert = await tx.alerts.add(
                 platform=event.platform,
                 channel=event.channel,
                 system=system.id if system else None,
@@ -213,13 +212,13 @@ class AccountabilityService:
                 source=event.message,
                 claim_lease_until=now + self.lease,
             )
-            if alert is None and (repeat := await repo.count_repeat(open_key=open_key)):
+            if alert is None and (repeat := await tx.alerts.count_repeat(open_key=open_key)):
                 return AlertTaken("repeat", repeat, repeat.system, repeat.holder)
             if alert is None:  # resolved between our insert and our count: the platform retries
                 raise RuntimeError(f"alert {open_key} was neither opened nor open")
             steps = plan_steps(system, opened_at=now) if system else []
-            await repo.add_steps(alert_id=alert.id, steps=steps)
-            await repo.append_audit(
+            await tx.steps.add(alert_id=alert.id, steps=steps)
+            await tx.evidence.append(
                 at=now,
                 actor=BOT,
                 action="alert.claimed" if system else "alert.unowned",
@@ -240,7 +239,7 @@ class AccountabilityService:
 
     async def _resolve_from_text(
         self,
-        repo: Repository,
+        tx: Transaction,
         *,
         open_key: str,
         now: datetime,
@@ -249,7 +248,7 @@ class AccountabilityService:
     ) -> AlertTaken:
         """A "resolved" post: from an integration it resolves the open alert as the monitor;
         from a person only if they may act on the alert, and it is recorded as theirs."""
-        alert = await repo.open_alert(open_key=open_key)
+        alert = await tx.alerts.open_with_key(open_key=open_key)
         if alert is None:
             return AlertTaken("ignored")
         actor = "monitor"
@@ -258,7 +257,7 @@ class AccountabilityService:
             if not self._may_act(system, alert, author):
                 return AlertTaken("ignored")
             actor = author or f"{event.author.platform}:{event.author.id}"
-        resolved = await repo.change_state(
+        resolved = await tx.alerts.change_state(
             alert_id=alert.id,
             to=AlertState.RESOLVED,
             person=actor,
@@ -267,7 +266,7 @@ class AccountabilityService:
         )
         if resolved is None:
             return AlertTaken("ignored")
-        await repo.append_audit(
+        await tx.evidence.append(
             at=now,
             actor=actor,
             action="alert.resolved",
@@ -295,12 +294,12 @@ class AccountabilityService:
         pace the claim joins the channel's storm board instead of posting its own message."""
         alert = leased
         if alert is None:
-            async with self.store.transaction() as repo:
-                if not await repo.take_claim_post(
+            async with self.store.transaction() as tx:
+                if not await tx.alerts.take_claim_post(
                     alert_id=alert_id, now=self.clock.now(), lease=self.lease
                 ):
                     return False
-                alert = await repo.get_alert(alert_id=alert_id)
+                alert = await tx.alerts.get(alert_id=alert_id)
         if alert is None:
             return False
         chat = self.platforms.get(alert.platform)
@@ -316,8 +315,10 @@ class AccountabilityService:
         else:
             message = await self._board(chat, alert)
             combined = True
-        async with self.store.transaction() as repo:
-            recorded = await repo.set_claim(alert_id=alert_id, message=message, combined=combined)
+        async with self.store.transaction() as tx:
+            recorded = await tx.alerts.set_claim(
+                alert_id=alert_id, message=message, combined=combined
+            )
         if not recorded:  # a posting lease lapsed mid-post and another worker posted too
             log.warning(
                 "alert %s was claimed twice in %s; the first claim stands",
@@ -349,8 +350,8 @@ class AccountabilityService:
         drawn = 0
         for message in self.redraws.due():
             chat = self.platforms.get(message.platform)
-            async with self.store.transaction() as repo:
-                alerts = await repo.alerts_on_claim(message=message)
+            async with self.store.transaction() as tx:
+                alerts = await tx.alerts.on_claim(message=message)
             if chat is None or not alerts:
                 self.redraws.drawn(message)
                 continue
@@ -382,8 +383,8 @@ class AccountabilityService:
 
     async def claim_card(self, alert: Alert) -> Card:
         """The current claim card of an alert."""
-        async with self.store.transaction() as repo:
-            steps = await repo.steps(alert_id=alert.id)
+        async with self.store.transaction() as tx:
+            steps = await tx.steps.of_alert(alert_id=alert.id)
         system = self.registry.system(alert.system) if alert.system else None
         upcoming = sorted((s for s in steps if s.state == "pending"), key=lambda s: s.due_at)
         mentions = [
@@ -419,8 +420,8 @@ class AccountabilityService:
         """Tell further channels who holds an alert and where its claim lives; the channels
         reached. An alert has one claim (buttons, in-place updates, escalation thread), so an
         alert received over HTTP is claimed in its system's first channel and pointed to here."""
-        async with self.store.transaction() as repo:
-            alert = await repo.get_alert(alert_id=alert_id)
+        async with self.store.transaction() as tx:
+            alert = await tx.alerts.get(alert_id=alert_id)
         if alert is None:
             return []
         system = self.registry.system(alert.system) if alert.system else None
@@ -464,8 +465,8 @@ class AccountabilityService:
         now = self.clock.now()
         report.redrawn = await self.redraw()
         await self._housekeeping(now)
-        async with self.store.transaction() as repo:
-            unposted = await repo.unposted_claims(now=now, limit=self.batch)
+        async with self.store.transaction() as tx:
+            unposted = await tx.alerts.unposted_claims(now=now, limit=self.batch)
         for alert_id in unposted:
             try:
                 if await self.post_claim(alert_id):
@@ -473,11 +474,11 @@ class AccountabilityService:
             except PlatformError as exc:
                 log.warning("claim of alert %s not posted yet: %s", alert_id, exc)
         while True:
-            async with self.store.transaction() as repo:
-                due = await repo.take_due_steps(
+            async with self.store.transaction() as tx:
+                due = await tx.steps.take_due(
                     now=now, lease=self.lease, worker=self.worker, limit=self.batch
                 )
-                alerts = await repo.get_alerts(alert_ids={s.alert_id for s in due})
+                alerts = await tx.alerts.get_many(alert_ids={s.alert_id for s in due})
             await self._send_steps([(s, alerts[s.alert_id]) for s in due], report)
             if len(due) < self.batch:
                 return report
@@ -488,17 +489,17 @@ class AccountabilityService:
         if self._housekept is not None and now - self._housekept < timedelta(hours=1):
             return
         self._housekept = now
-        async with self.store.transaction() as repo:
-            for request in await repo.stop_requests(state="running", before=now - STOP_STUCK_AFTER):
+        async with self.store.transaction() as tx:
+            for request in await tx.stops.requests(state="running", before=now - STOP_STUCK_AFTER):
                 summary = "no result was recorded: the bot stopped while the action ran; check it"
-                if await repo.move_stop_request(
+                if await tx.stops.move_request(
                     request_id=request.id,
                     from_state="running",
                     to_state="failed",
                     at=now,
                     result=summary,
                 ):
-                    await repo.append_audit(
+                    await tx.evidence.append(
                         at=now,
                         actor=BOT,
                         action=f"{request.kind}.failed",
@@ -506,7 +507,7 @@ class AccountabilityService:
                         alert_id=None,
                         detail={"request": request.id, "result": summary},
                     )
-            await repo.forget_events_before(before=now - SEEN_EVENTS_KEPT)
+            await tx.alerts.forget_events_before(before=now - SEEN_EVENTS_KEPT)
 
     async def _send_steps(self, due: list[tuple[DueStep, Alert]], report: TickReport) -> None:
         """Direct messages first (one per person, combined when several steps fall due for
@@ -539,11 +540,11 @@ class AccountabilityService:
             delivered.update(outcome)
         now = self.clock.now()
         sent = [(s, a) for s, a in due if s.id in delivered]
-        async with self.store.transaction() as repo:
-            done = await repo.finish_steps(
+        async with self.store.transaction() as tx:
+            done = await tx.steps.finish(
                 finished=[(s, delivered[s.id][0]) for s, _ in sent], at=now
             )
-            await repo.append_audits(
+            await tx.evidence.append_many(
                 entries=[
                     AuditDraft(
                         at=now,
@@ -643,8 +644,8 @@ class AccountabilityService:
 
     async def _alert_click(self, event: ButtonClicked) -> Reply | None:
         alert_id = event.record_id()
-        async with self.store.transaction() as repo:
-            alert = await repo.get_alert(alert_id=alert_id) if alert_id is not None else None
+        async with self.store.transaction() as tx:
+            alert = await tx.alerts.get(alert_id=alert_id) if alert_id is not None else None
         if alert is None:
             return Reply(render.notice("Unknown alert", "This alert is not in the bot's records."))
         person = await self.people.person(event.user)
@@ -678,12 +679,12 @@ class AccountabilityService:
             if target == AlertState.ACKNOWLEDGED
             else (AlertState.OPEN, AlertState.ACKNOWLEDGED)
         )
-        async with self.store.transaction() as repo:
-            changed = await repo.change_state(
+        async with self.store.transaction() as tx:
+            changed = await tx.alerts.change_state(
                 alert_id=alert.id, to=target, person=actor, at=now, allowed_from=allowed
             )
             if changed is not None:
-                await repo.append_audit(
+                await tx.evidence.append(
                     at=now,
                     actor=actor,
                     action=f"alert.{target.value}",
@@ -694,8 +695,8 @@ class AccountabilityService:
         if changed is not None and target == AlertState.ACKNOWLEDGED:
             self.observer.acknowledged(seconds=(now - changed.opened_at).total_seconds())
         if changed is None:
-            async with self.store.transaction() as repo:
-                current = await repo.get_alert(alert_id=alert.id)
+            async with self.store.transaction() as tx:
+                current = await tx.alerts.get(alert_id=alert.id)
             state = current.state.value if current else "gone"
             by = None
             if current is not None:
@@ -719,12 +720,12 @@ class AccountabilityService:
         actor = person or f"{event.user.platform}:{event.user.id}"
         now = self.clock.now()
         acknowledged = 0
-        async with self.store.transaction() as repo:
-            for alert in await repo.alerts_on_claim(message=board):
+        async with self.store.transaction() as tx:
+            for alert in await tx.alerts.on_claim(message=board):
                 system = self.registry.system(alert.system) if alert.system else None
                 if alert.state != AlertState.OPEN or not self._may_act(system, alert, person):
                     continue
-                changed = await repo.change_state(
+                changed = await tx.alerts.change_state(
                     alert_id=alert.id,
                     to=AlertState.ACKNOWLEDGED,
                     person=actor,
@@ -735,7 +736,7 @@ class AccountabilityService:
                     continue
                 acknowledged += 1
                 self.observer.acknowledged(seconds=(now - alert.opened_at).total_seconds())
-                await repo.append_audit(
+                await tx.evidence.append(
                     at=now,
                     actor=actor,
                     action="alert.acknowledged",
@@ -765,10 +766,10 @@ class AccountabilityService:
                 )
             )
         now = self.clock.now()
-        async with self.store.transaction() as repo:
-            moved = await repo.hand_off(alert_id=alert.id, to=target, at=now)
+        async with self.store.transaction() as tx:
+            moved = await tx.alerts.hand_off(alert_id=alert.id, to=target, at=now)
             if moved is not None:
-                await repo.append_audit(
+                await tx.evidence.append(
                     at=now,
                     actor=actor,
                     action="alert.handed_off",
@@ -847,10 +848,10 @@ class AccountabilityService:
 
     async def who_owns(self, system: SystemView, *, platform: str) -> Card:
         """The who-owns card of one system."""
-        async with self.store.transaction() as repo:
-            confirmations = await repo.confirmations(system=system.id)
-            open_alerts = await repo.open_alerts(system=system.id)
-            status = await repo.system_status(system=system.id)
+        async with self.store.transaction() as tx:
+            confirmations = await tx.ownership.confirmations(system=system.id)
+            open_alerts = await tx.alerts.unresolved(system=system.id)
+            status = await tx.stops.status(system=system.id)
         holders = {
             role: await self.people.mention(person, platform=platform)
             for role, person in system.roles().items()
@@ -914,9 +915,9 @@ class AccountabilityService:
                 )
             )
         now = self.clock.now()
-        async with self.store.transaction() as repo:
-            await repo.record_confirmation(system=system.id, role=role, person=person, at=now)
-            await repo.append_audit(
+        async with self.store.transaction() as tx:
+            await tx.ownership.confirm(system=system.id, role=role, person=person, at=now)
+            await tx.evidence.append(
                 at=now,
                 actor=person,
                 action="role.confirmed",

@@ -156,11 +156,15 @@ async def find(
 ) -> list[Finding]:
     """Everything stale right now. Reads the store first, then asks the platforms."""
     registry = service.registry
-    async with service.store.transaction() as repo:
-        confirmations = {sid: await repo.confirmations(system=sid) for sid in registry.systems}
-        waiting = [a for a in await repo.open_alerts() if a.state == AlertState.OPEN and a.system]
-        steps = {a.id: await repo.steps(alert_id=a.id) for a in waiting}
-        unowned = await repo.unowned_alerts(since=since)
+    async with service.store.transaction() as tx:
+        confirmations = {
+            sid: await tx.ownership.confirmations(system=sid) for sid in registry.systems
+        }
+        waiting = [
+            a for a in await tx.alerts.unresolved() if a.state == AlertState.OPEN and a.system
+        ]
+        steps = {a.id: await tx.steps.of_alert(alert_id=a.id) for a in waiting}
+        unowned = await tx.alerts.unowned(since=since)
 
     findings: list[Finding] = []
     standing: dict[tuple[str, str], Standing] = {}
@@ -326,13 +330,13 @@ async def scan(service: AccountabilityService, *, period: str, dry_run: bool = F
     """Run the scan for `period` once across replicas; a dry run only reports what it would send."""
     now = service.clock.now()
     report = ScanReport(period=period, dry_run=dry_run, platforms=tuple(sorted(service.platforms)))
-    async with service.store.transaction() as repo:
-        if not dry_run and not await repo.claim_run(
+    async with service.store.transaction() as tx:
+        if not dry_run and not await tx.jobs.claim_run(
             job=JOB, period=period, worker=service.worker, at=now
         ):
             report.ran = False
             return report
-        since = await repo.last_run(job=JOB, excluding=period)
+        since = await tx.jobs.last_run(job=JOB, excluding=period)
     routed, report.unrouted = route(service.registry, await find(service, now=now, since=since))
     for person, items in sorted(routed.items()):
         card = digest_card(person, items, name=service.people.name(person))
@@ -354,9 +358,9 @@ async def scan(service: AccountabilityService, *, period: str, dry_run: bool = F
     if report.unrouted:
         log.warning("stale findings with nobody to tell: %s", [f.text for f in report.unrouted])
     done = service.clock.now()
-    async with service.store.transaction() as repo:
+    async with service.store.transaction() as tx:
         for digest in report.digests:
-            await repo.append_audit(
+            await tx.evidence.append(
                 at=done,
                 actor=BOT,
                 action="stale.digest_sent"
@@ -371,7 +375,7 @@ async def scan(service: AccountabilityService, *, period: str, dry_run: bool = F
                     "findings": [{"kind": f.kind, "text": f.text} for f in digest.findings],
                 },
             )
-        await repo.finish_run(job=JOB, period=period, at=done, summary=report.summary())
+        await tx.jobs.finish_run(job=JOB, period=period, at=done, summary=report.summary())
     return report
 
 

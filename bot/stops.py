@@ -69,8 +69,8 @@ async def request_stop(
                 tone="warning",
             )
         )
-    async with service.store.transaction() as repo:
-        request = await repo.add_stop_request(
+    async with service.store.transaction() as tx:
+        request = await tx.stops.add_request(
             system=system.id,
             kind=kind,
             requested_by=person,
@@ -80,7 +80,7 @@ async def request_stop(
             channel=event.channel,
             at=now,
         )
-        await repo.append_audit(
+        await tx.evidence.append(
             at=now,
             actor=person,
             action=f"{kind}.requested",
@@ -113,9 +113,9 @@ async def tell_holder(
 async def stop_click(service: AccountabilityService, event: ButtonClicked) -> Reply | None:
     """Confirm, cancel or let expire a stop request; only the holder, and only once."""
     request_id = event.record_id()
-    async with service.store.transaction() as repo:
+    async with service.store.transaction() as tx:
         request = (
-            await repo.get_stop_request(request_id=request_id) if request_id is not None else None
+            await tx.stops.get_request(request_id=request_id) if request_id is not None else None
         )
     if request is None:
         return Reply(render.notice("Unknown request", "This stop request is not on record."))
@@ -140,12 +140,12 @@ async def stop_click(service: AccountabilityService, event: ButtonClicked) -> Re
     # A confirmation is for the situation it was asked in, not one found days later.
     expired = now - request.requested_at > CONFIRM_WINDOW
     to_state = "cancelled" if cancelling else "expired" if expired else "running"
-    async with service.store.transaction() as repo:
-        moved = await repo.move_stop_request(
+    async with service.store.transaction() as tx:
+        moved = await tx.stops.move_request(
             request_id=request.id, from_state="requested", to_state=to_state, at=now
         )
         if moved and to_state != "running":
-            await repo.append_audit(
+            await tx.evidence.append(
                 at=now,
                 actor=person,
                 action=f"{request.kind}.{to_state}",
@@ -196,8 +196,8 @@ async def run_stop(
         )
     service.observer.stop_ran(kind=request.kind, ok=result.ok)
     now = service.clock.now()
-    async with service.store.transaction() as repo:
-        await repo.move_stop_request(
+    async with service.store.transaction() as tx:
+        await tx.stops.move_request(
             request_id=request.id,
             from_state="running",
             to_state="done" if result.ok else "failed",
@@ -205,10 +205,10 @@ async def run_stop(
             result=result.summary,
         )
         if result.ok:
-            await repo.set_system_status(
+            await tx.stops.set_status(
                 system=system.id, stopped=request.kind == "stop", at=now, by=person
             )
-        await repo.append_audit(
+        await tx.evidence.append(
             at=now,
             actor=person,
             action=f"{request.kind}.{'succeeded' if result.ok else 'failed'}",

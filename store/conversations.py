@@ -9,18 +9,13 @@ rows are plain strings, not SDK objects, so a move to another Teams SDK keeps th
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Column, Table, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
-from store.database import SqlStore
-from store.repository import SqlRepository
-from store.sql import dialect_insert
+from store.sql import SessionRepository, dialect_insert
 from store.tables import UTCDateTime
 
 
@@ -65,106 +60,94 @@ CONVERSATION = cast(Table, TeamsConversation.__table__)  # type: ignore[attr-def
 MEMBER = cast(Table, TeamsMember.__table__)  # type: ignore[attr-defined]
 
 
-@asynccontextmanager
-async def session_of(store: SqlStore) -> AsyncIterator[AsyncSession]:
-    """A session inside one of the store's transactions (SQLite ones are serialized there)."""
-    async with store.transaction() as repo:
-        assert isinstance(repo, SqlRepository)
-        yield repo.session
-
-
 def _values(row: SQLModel) -> dict[str, Any]:
     return {k: getattr(row, k) for k in type(row).model_fields}
 
 
-async def save_conversation(*, session: AsyncSession, conversation: TeamsConversation) -> None:
-    """Insert or refresh a conversation reference (the service URL may move)."""
-    values = _values(conversation)
-    stmt = dialect_insert(session, CONVERSATION).values(**values)
-    keep = {k: v for k, v in values.items() if k != "conversation_id" and v is not None}
-    await session.execute(stmt.on_conflict_do_update(index_elements=["conversation_id"], set_=keep))
+class SqlConversations(SessionRepository):
+    """Stored Teams conversation references and members (`tx.conversations`)."""
 
-
-async def load_conversation(
-    *, session: AsyncSession, conversation_id: str
-) -> TeamsConversation | None:
-    """The reference of one conversation, or None when the bot never heard from it."""
-    return await session.get(TeamsConversation, conversation_id)
-
-
-async def personal_conversation(
-    *, session: AsyncSession, user_aad_id: str
-) -> TeamsConversation | None:
-    """The most recent personal chat between the bot and this person."""
-    query = (
-        select(TeamsConversation)
-        .where(
-            CONVERSATION.c.kind == "personal",
-            CONVERSATION.c.user_aad_id == user_aad_id,
+    async def save(self, *, conversation: TeamsConversation) -> None:
+        """Insert or refresh a conversation reference (the service URL may move)."""
+        values = _values(conversation)
+        stmt = dialect_insert(self.session, CONVERSATION).values(**values)
+        keep = {k: v for k, v in values.items() if k != "conversation_id" and v is not None}
+        await self.session.execute(
+            stmt.on_conflict_do_update(index_elements=["conversation_id"], set_=keep)
         )
-        .order_by(CONVERSATION.c.updated_at.desc())
-        .limit(1)
-    )
-    return (await session.execute(query)).scalars().first()
 
+    async def get(self, *, conversation_id: str) -> TeamsConversation | None:
+        """The reference of one conversation, or None when the bot never heard from it."""
+        return await self.session.get(TeamsConversation, conversation_id)
 
-async def latest_conversation(
-    *, session: AsyncSession, kind: str | None = None, tenant_id: str | None = None
-) -> TeamsConversation | None:
-    """The most recently refreshed reference (a source of service URL, tenant and bot id)."""
-    query = select(TeamsConversation)
-    if kind is not None:
-        query = query.where(CONVERSATION.c.kind == kind)
-    if tenant_id is not None:
-        query = query.where(CONVERSATION.c.tenant_id == tenant_id)
-    query = query.order_by(CONVERSATION.c.updated_at.desc()).limit(1)
-    return (await session.execute(query)).scalars().first()
-
-
-async def team_conversations(*, session: AsyncSession) -> list[TeamsConversation]:
-    """One channel reference per team the bot is in, newest first."""
-    rows = (
-        (
-            await session.execute(
-                select(TeamsConversation)
-                .where(CONVERSATION.c.team_id.is_not(None))
-                .order_by(CONVERSATION.c.updated_at.desc())
+    async def personal(self, *, user_aad_id: str) -> TeamsConversation | None:
+        """The most recent personal chat between the bot and this person."""
+        query = (
+            select(TeamsConversation)
+            .where(
+                CONVERSATION.c.kind == "personal",
+                CONVERSATION.c.user_aad_id == user_aad_id,
             )
+            .order_by(CONVERSATION.c.updated_at.desc())
+            .limit(1)
         )
-        .scalars()
-        .all()
-    )
-    seen: set[str] = set()
-    found: list[TeamsConversation] = []
-    for row in rows:
-        if row.team_id and row.team_id not in seen:
-            seen.add(row.team_id)
-            found.append(row)
-    return found
+        return (await self.session.execute(query)).scalars().first()
 
+    async def latest(
+        self, *, kind: str | None = None, tenant_id: str | None = None
+    ) -> TeamsConversation | None:
+        """The most recently refreshed reference (a source of service URL, tenant and bot id)."""
+        query = select(TeamsConversation)
+        if kind is not None:
+            query = query.where(CONVERSATION.c.kind == kind)
+        if tenant_id is not None:
+            query = query.where(CONVERSATION.c.tenant_id == tenant_id)
+        query = query.order_by(CONVERSATION.c.updated_at.desc()).limit(1)
+        return (await self.session.execute(query)).scalars().first()
 
-async def save_member(*, session: AsyncSession, member: TeamsMember) -> None:
-    """Insert or refresh a member; fields the new sighting does not know are kept."""
-    values = _values(member)
-    if values.get("email"):
-        values["email"] = values["email"].lower()
-    stmt = dialect_insert(session, MEMBER).values(**values)
-    keep = {k: v for k, v in values.items() if k != "aad_object_id" and v is not None}
-    await session.execute(stmt.on_conflict_do_update(index_elements=["aad_object_id"], set_=keep))
+    async def of_teams(self) -> list[TeamsConversation]:
+        """One channel reference per team the bot is in, newest first."""
+        rows = (
+            (
+                await self.session.execute(
+                    select(TeamsConversation)
+                    .where(CONVERSATION.c.team_id.is_not(None))
+                    .order_by(CONVERSATION.c.updated_at.desc())
+                )
+            )
+            .scalars()
+            .all()
+        )
+        seen: set[str] = set()
+        found: list[TeamsConversation] = []
+        for row in rows:
+            if row.team_id and row.team_id not in seen:
+                seen.add(row.team_id)
+                found.append(row)
+        return found
 
+    async def save_member(self, *, member: TeamsMember) -> None:
+        """Insert or refresh a member; fields the new sighting does not know are kept."""
+        values = _values(member)
+        if values.get("email"):
+            values["email"] = values["email"].lower()
+        stmt = dialect_insert(self.session, MEMBER).values(**values)
+        keep = {k: v for k, v in values.items() if k != "aad_object_id" and v is not None}
+        await self.session.execute(
+            stmt.on_conflict_do_update(index_elements=["aad_object_id"], set_=keep)
+        )
 
-async def load_member(*, session: AsyncSession, aad_object_id: str) -> TeamsMember | None:
-    """A member by Azure AD object id."""
-    return await session.get(TeamsMember, aad_object_id)
+    async def member(self, *, aad_object_id: str) -> TeamsMember | None:
+        """A member by Azure AD object id."""
+        return await self.session.get(TeamsMember, aad_object_id)
 
-
-async def member_by_email(*, session: AsyncSession, email: str) -> TeamsMember | None:
-    """A member whose email (or user principal name) is this address."""
-    address = email.lower()
-    query = (
-        select(TeamsMember)
-        .where((MEMBER.c.email == address) | (func.lower(MEMBER.c.upn) == address))
-        .order_by(MEMBER.c.updated_at.desc())
-        .limit(1)
-    )
-    return (await session.execute(query)).scalars().first()
+    async def member_by_email(self, *, email: str) -> TeamsMember | None:
+        """A member whose email (or user principal name) is this address."""
+        address = email.lower()
+        query = (
+            select(TeamsMember)
+            .where((MEMBER.c.email == address) | (func.lower(MEMBER.c.upn) == address))
+            .order_by(MEMBER.c.updated_at.desc())
+            .limit(1)
+        )
+        return (await self.session.execute(query)).scalars().first()

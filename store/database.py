@@ -14,8 +14,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
-from bot.ports import Repository
-from store.repository import SqlRepository
+from store.transaction import SqlTransaction
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -61,7 +60,7 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
 
 class SqlStore:
-    """Implements bot.ports.Store: one transaction per `async with`, committed on success.
+    """Implements bot.storage.Store: one transaction per `async with`, committed on success.
 
     SQLite allows one writer at a time; rather than let concurrent tasks collide on
     `database is locked`, its transactions queue on an asyncio lock (one replica per file).
@@ -73,18 +72,18 @@ class SqlStore:
         self._serial = asyncio.Lock() if engine.dialect.name == "sqlite" else None
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Repository]:
+    async def transaction(self) -> AsyncIterator[SqlTransaction]:
         """Open a transaction; it commits when the block ends without an exception."""
         if self._serial is None:
             async with self._sessions() as session, session.begin():
-                repo = SqlRepository(session)
-                yield repo
-                await repo.flush()
+                tx = SqlTransaction(session)
+                yield tx
+                await tx.flush()
             return
         async with self._serial, self._sessions() as session, session.begin():
-            repo = SqlRepository(session)
-            yield repo
-            await repo.flush()
+            tx = SqlTransaction(session)
+            yield tx
+            await tx.flush()
 
     async def ping(self) -> bool:
         """True when the database answers."""

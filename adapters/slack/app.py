@@ -40,7 +40,7 @@ from bot.ports import PlatformError
 from bot.registry import ChannelId
 
 if TYPE_CHECKING:
-    from adapters.server import Runtime
+    from adapters.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,6 @@ class SlackAdapter:
             request_verification_enabled=False,
             logger=logging.getLogger("slack_bolt"),
         )
-        self._tasks: set[asyncio.Task[None]] = set()
         self._register()
 
     # ---- HTTP -----------------------------------------------------------------------------------
@@ -251,31 +250,9 @@ class SlackAdapter:
         except PlatformError as exc:
             log.warning("slack auth.test failed: %s", exc)
 
-    # ---- background work ------------------------------------------------------------------------
-
     def spawn(self, work: Coroutine[Any, Any, None], what: str) -> None:
-        """Run work after Slack has its answer; failures are logged (leases retry claims)."""
-        task = asyncio.create_task(self._guard(work, what))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _guard(self, work: Coroutine[Any, Any, None], what: str) -> None:
-        try:
-            await work
-        except Exception:
-            log.exception("slack background work failed: %s", what)
-
-    async def drain(self, within: float | None = None) -> bool:
-        """Wait for background work (and the work it starts); False if some is still running
-        after `within` seconds."""
-        loop = asyncio.get_running_loop()
-        deadline = None if within is None else loop.time() + within
-        while self._tasks:
-            left = None if deadline is None else deadline - loop.time()
-            if left is not None and left <= 0:
-                return False
-            await asyncio.wait(set(self._tasks), timeout=left)
-        return True
+        """Run work after Slack has its answer (the runtime's one background runner)."""
+        self.runtime.background.spawn(work, what=f"slack {what}")
 
 
 def parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
@@ -301,26 +278,16 @@ SLACK = web.AppKey("slack", SlackAdapter)
 
 
 def mount(app: web.Application, runtime: Runtime) -> None:
-    """Register `POST /slack/events` when SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are set, and
-    Socket Mode when SLACK_APP_TOKEN is set; add the Slack platform to the runtime."""
+    """Register `POST /slack/events` when the runtime has a Slack platform (SLACK_BOT_TOKEN)
+    and SLACK_SIGNING_SECRET is set, and Socket Mode when SLACK_APP_TOKEN is set."""
     settings = runtime.settings
-    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    platform = runtime.slack
+    if platform is None:
+        return
     secret = (
         settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     )
     app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
-    if not token:
-        if secret or app_token:
-            log.warning("SLACK_BOT_TOKEN is not set; Slack stays off")
-        return
-    platform = SlackPlatform(
-        token=token,
-        base_url=settings.slack_api_url,
-        # a third of the core's lease: an escalation step makes up to three calls
-        call_budget=runtime.service.lease.total_seconds() / 3,
-        on_rate_limited=lambda: runtime.metrics.rate_limited.labels("slack").inc(),
-    )
-    runtime.platforms[platform.name] = platform
     adapter = SlackAdapter(runtime=runtime, platform=platform, signing_secret=secret)
     app[SLACK] = adapter
     if secret:
@@ -341,12 +308,6 @@ def mount(app: web.Application, runtime: Runtime) -> None:
             log.warning("slack auth.test did not answer at start-up; will ask again later")
 
     app.on_startup.append(start)
-
-    async def finish(_: web.Application) -> None:
-        if not await adapter.drain(within=10):
-            log.warning("slack background work still running at shutdown; leases will retry it")
-
-    app.on_shutdown.append(finish)
     log.info("slack mounted", extra={"http": bool(secret), "socket_mode": bool(app_token)})
 
 

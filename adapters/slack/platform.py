@@ -13,7 +13,6 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +29,7 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from adapters.ratelimit import RateLimits
 from adapters.slack import translate
 from adapters.slack.translate import Identity
 from bot.cards import Card
@@ -49,11 +49,6 @@ class SlackCallError(PlatformError):
         self.error = error
 
 
-# When the Slack call in progress must be finished (event-loop time). Rate-limit waits and the
-# channel queue never run past it: see SlackPlatform's `call_budget`.
-_DEADLINE: ContextVar[float | None] = ContextVar("slack_call_deadline", default=None)
-
-
 def _retry_after(response: HttpResponse) -> float:
     for key, values in response.headers.items():
         if key.lower() == "retry-after" and values:
@@ -64,13 +59,13 @@ def _retry_after(response: HttpResponse) -> float:
     return 1.0
 
 
-class _CountedRateLimitRetry(AsyncRateLimitErrorRetryHandler):
-    """slack_sdk's 429 handler (sleeps `Retry-After`, then retries) that also reports each 429
-    and gives up when the wait would outlast the call's budget."""
+class _PolicyRateLimitRetry(AsyncRateLimitErrorRetryHandler):
+    """slack_sdk's 429 handler (sleeps `Retry-After`, then retries) under the shared policy:
+    every 429 counted, no wait past the call's budget."""
 
-    def __init__(self, *, max_retry_count: int, on_limited: Callable[[], None] | None) -> None:
+    def __init__(self, *, max_retry_count: int, limits: RateLimits) -> None:
         super().__init__(max_retry_count=max_retry_count)
-        self._on_limited = on_limited
+        self._limits = limits
 
     async def can_retry_async(
         self,
@@ -80,48 +75,13 @@ class _CountedRateLimitRetry(AsyncRateLimitErrorRetryHandler):
         response: HttpResponse | None = None,
         error: Exception | None = None,
     ) -> bool:
-        """Count every 429 (the last one too), then decide as slack_sdk does."""
-        if response is not None and response.status_code == 429 and self._on_limited:
-            self._on_limited()
-        return await super().can_retry_async(
-            state=state, request=request, response=response, error=error
-        )
-
-    async def _can_retry_async(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> bool:
+        """Retry a 429 while the budget allows (the last 429 is counted too)."""
         if response is None or response.status_code != 429:
             return False
-        deadline = _DEADLINE.get()
-        wait = _retry_after(response)
-        if deadline is not None and asyncio.get_running_loop().time() + wait > deadline:
-            log.warning(
-                "slack rate limited %s for %.0fs, longer than this call may wait; "
-                "leaving it to be retried",
-                _method(request),
-                wait,
-            )
+        if state.current_attempt >= self.max_retry_count:
+            self._limits.count()
             return False
-        return True
-
-    async def prepare_for_next_attempt_async(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> None:
-        """Wait as Slack asked."""
-        log.info("slack rate limited %s; waiting Retry-After", _method(request))
-        await super().prepare_for_next_attempt_async(
-            state=state, request=request, response=response, error=error
-        )
+        return self._limits.limited(wait=_retry_after(response), what=_method(request))
 
 
 def _method(request: HttpRequest) -> str:
@@ -206,9 +166,12 @@ class SlackPlatform:
         on_rate_limited: Callable[[], None] | None = None,
     ) -> None:
         base = base_url or SLACK_API
+        # How long one call may wait for its channel's turn and for Retry-After: see
+        # adapters.ratelimit (shorter than the core's lease, so nothing is sent twice).
+        self.limits = RateLimits(platform=self.name, budget=call_budget, on_limited=on_rate_limited)
         self._retry_handlers: list[AsyncRetryHandler] = [
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
-            _CountedRateLimitRetry(max_retry_count=rate_limit_retries, on_limited=on_rate_limited),
+            _PolicyRateLimitRetry(max_retry_count=rate_limit_retries, limits=self.limits),
         ]
         self.client = AsyncWebClient(
             token=token,
@@ -217,11 +180,6 @@ class SlackPlatform:
             retry_handlers=self._retry_handlers,
         )
         self.pacer = _Pacer(post_interval)
-        # How long one call may wait for its turn and for Retry-After. The core leases claim
-        # posts and escalation steps (30 s by default) and hands them to another attempt when
-        # the lease lapses; a call that waited longer would then be sent twice. Past the
-        # budget the call fails (PlatformError) and the lease brings it back later.
-        self.call_budget = call_budget
         self._dm_channels: dict[str, str] = {}
         self._by_email = _TtlCache(user_cache_ttl)
         self._users = _TtlCache(min(user_cache_ttl, 600.0))
@@ -229,13 +187,19 @@ class SlackPlatform:
 
     # ---- plumbing ----------------------------------------------------------------------------
 
+    @property
+    def call_budget(self) -> float | None:
+        """Seconds one call may wait for its turn and for Retry-After."""
+        return self.limits.budget
+
+    @call_budget.setter
+    def call_budget(self, seconds: float | None) -> None:
+        self.limits.budget = seconds
+
     @asynccontextmanager
     async def _call(self, what: str, channel: str | None = None) -> AsyncIterator[None]:
         """One Web API call within the budget, paced when it posts to a channel."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.call_budget if self.call_budget is not None else None
-        token = _DEADLINE.set(deadline)
-        try:
+        with self.limits.call() as deadline:
             if channel is None:
                 async with self._errors(what):
                     yield
@@ -245,8 +209,6 @@ class SlackPlatform:
                     self._errors(what),
                 ):
                     yield
-        finally:
-            _DEADLINE.reset(token)
 
     @asynccontextmanager
     async def _errors(self, what: str) -> AsyncIterator[None]:

@@ -12,21 +12,18 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from botbuilder.core import ActivityHandler, InvokeResponse, TurnContext
 from botbuilder.integration.aiohttp import (
     CloudAdapter,
-    ConfigurationBotFrameworkAuthentication,
-    ConfigurationServiceClientCredentialFactory,
 )
-from botbuilder.schema import Activity, CallerIdConstants
-from botframework.connector.auth import AuthenticationConstants, ServiceClientCredentialsFactory
+from botbuilder.schema import Activity
 
 from adapters.teams import translate
-from adapters.teams.platform import TeamsPlatform, capture_updates, paced, warm_token
+from adapters.teams.platform import TeamsPlatform, capture_updates, warm_token
 from bot import render
 from bot.cards import Card, Reply
 from bot.domain import MessageRef
@@ -36,8 +33,7 @@ from bot.ports import PlatformError
 from bot.registry import ChannelId
 
 if TYPE_CHECKING:
-    from adapters.server import Runtime
-    from adapters.settings import Settings
+    from adapters.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -53,101 +49,6 @@ ANONYMOUS_WARNING = (
 
 class StorageUnavailable(Exception):
     """The alert could not be stored: Teams must not be told it was taken."""
-
-
-class _Configuration:
-    """The attributes ConfigurationBotFrameworkAuthentication reads, from our Settings. The
-    public-cloud endpoints are spelled out so the OpenID metadata URL can be overridden."""
-
-    def __init__(self, settings: Settings) -> None:
-        app_type = (settings.teams_app_type or "MultiTenant").strip()
-        tenant = settings.teams_app_tenant_id
-        self.APP_ID = settings.teams_app_id or None
-        self.APP_PASSWORD = (
-            settings.teams_app_password.get_secret_value() if settings.teams_app_password else None
-        )
-        self.APP_TYPE = app_type
-        self.APP_TENANTID = tenant
-        self.VALIDATE_AUTHORITY = True
-        self.TO_CHANNEL_FROM_BOT_LOGIN_URL = (
-            f"{AuthenticationConstants.TO_CHANNEL_FROM_BOT_LOGIN_URL_PREFIX}{tenant}"
-            if app_type.lower() == "singletenant" and tenant
-            else AuthenticationConstants.TO_CHANNEL_FROM_BOT_LOGIN_URL
-        )
-        self.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE = (
-            AuthenticationConstants.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE
-        )
-        self.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER = (
-            AuthenticationConstants.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER
-        )
-        self.OAUTH_URL = AuthenticationConstants.OAUTH_URL
-        self.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL = (
-            settings.teams_openid_metadata_url
-            or AuthenticationConstants.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL
-        )
-        self.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL = (
-            AuthenticationConstants.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL
-        )
-        self.CALLER_ID = CallerIdConstants.public_azure_channel.value
-
-
-class _ReusedCredentials(ServiceClientCredentialsFactory):  # type: ignore[misc]
-    """Hands out one credentials object per app and scope. botbuilder makes a new one per
-    request, and each new one asks Azure AD for a fresh token; a reused one keeps its token
-    in MSAL's cache until it expires."""
-
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
-        self._made: dict[tuple[Any, ...], Any] = {}
-
-    async def is_valid_app_id(self, app_id: str) -> bool:
-        """Whether a token's audience is this bot."""
-        return bool(await self._inner.is_valid_app_id(app_id))
-
-    async def is_authentication_disabled(self) -> bool:
-        """True without an app id (local development)."""
-        return bool(await self._inner.is_authentication_disabled())
-
-    async def create_credentials(
-        self, app_id: str, oauth_scope: str, login_endpoint: str, validate_authority: bool
-    ) -> Any:
-        """The (shared) credentials for outbound calls."""
-        key = (app_id, oauth_scope, login_endpoint, validate_authority)
-        if key not in self._made:
-            self._made[key] = await self._inner.create_credentials(
-                app_id, oauth_scope, login_endpoint, validate_authority
-            )
-        return self._made[key]
-
-    async def warm(self, app_id: str, oauth_scope: str, login_endpoint: str) -> None:
-        """Get the outbound token in a worker thread (msrest would block the loop for it)."""
-        if not app_id:
-            return
-        credentials = await self.create_credentials(app_id, oauth_scope, login_endpoint, True)
-        try:
-            await asyncio.to_thread(credentials.get_access_token)
-        except Exception as exc:  # the call itself will fail and report it
-            log.warning("could not get a Bot Framework token: %s", exc.__class__.__name__)
-
-
-def build_authentication(settings: Settings) -> tuple[Any, Callable[[], Awaitable[None]]]:
-    """Bot Framework authentication for these settings (inbound JWT checks, outbound tokens),
-    and a function that fetches the outbound token ahead of a call."""
-    config = _Configuration(settings)
-    try:
-        credentials = _ReusedCredentials(ConfigurationServiceClientCredentialFactory(config))
-    except Exception as exc:  # botbuilder raises bare Exception for a missing setting
-        raise ValueError(f"Teams settings are incomplete: {exc}") from exc
-
-    async def warm() -> None:
-        await credentials.warm(
-            config.APP_ID or "",
-            config.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE,
-            config.TO_CHANNEL_FROM_BOT_LOGIN_URL,
-        )
-
-    auth = ConfigurationBotFrameworkAuthentication(config, credentials_factory=credentials)
-    return auth, warm
 
 
 def _unknown_command(text: str) -> Card:
@@ -174,7 +75,6 @@ class TeamsBot(ActivityHandler):  # type: ignore[misc]
         super().__init__()
         self.runtime = runtime
         self.platform = platform
-        self.tasks: set[asyncio.Task[None]] = set()
 
     async def handle(
         self, turn_context: TurnContext, *, inbound: translate.Inbound, raw: dict[str, Any]
@@ -191,32 +91,14 @@ class TeamsBot(ActivityHandler):  # type: ignore[misc]
     # ---- helpers ------------------------------------------------------------------------------
 
     def later(self, work: Awaitable[object], *, what: str) -> None:
-        """Run platform I/O after the HTTP answer (Teams wants a quick one)."""
-
-        async def run() -> None:
-            try:
-                await work
-            except Exception:
-                log.exception("teams: %s failed", what)
-
-        task = asyncio.create_task(run())
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-
-    async def drain(self, app: web.Application | None = None) -> None:
-        """At shutdown, let queued claims finish; what is still running after the grace is
-        cancelled (an unposted claim is posted by the next tick of another replica or run)."""
-        if not self.tasks:
-            return
-        _, late = await asyncio.wait(set(self.tasks), timeout=10)
-        for task in late:
-            task.cancel()
+        """Run platform I/O after the HTTP answer (the runtime's one background runner)."""
+        self.runtime.background.spawn(work, what=f"teams {what}")
 
     async def _send(self, turn_context: TurnContext, card: Card) -> None:
         activity = Activity().deserialize(translate.message_activity(card))
         await warm_token(turn_context)
         try:
-            await paced(lambda: turn_context.send_activity(activity), what="a reply")
+            await self.platform.call(lambda: turn_context.send_activity(activity), what="a reply")
         except PlatformError as exc:
             log.warning("teams reply failed: %s", exc)
 
@@ -224,7 +106,9 @@ class TeamsBot(ActivityHandler):  # type: ignore[misc]
         activity = Activity().deserialize(translate.message_activity(card, message_id=message_id))
         await warm_token(turn_context)
         try:
-            await paced(lambda: turn_context.update_activity(activity), what="an update")
+            await self.platform.call(
+                lambda: turn_context.update_activity(activity), what="an update"
+            )
         except PlatformError as exc:
             log.warning("teams card update failed: %s", exc)
 
@@ -449,25 +333,13 @@ TEAMS_BOT: web.AppKey[TeamsBot] = web.AppKey("teams_bot", TeamsBot)
 
 
 def mount(app: web.Application, runtime: Runtime) -> None:
-    """Register `POST /api/messages` and add the Teams platform to the runtime."""
-    settings = runtime.settings
-    app_id = (settings.teams_app_id or "").strip()
-    auth, warm = build_authentication(settings)
-    adapter = CloudAdapter(auth)
-    platform = TeamsPlatform(
-        adapter=adapter,
-        app_id=app_id,
-        store=runtime.store,
-        clock=runtime.clock,
-        tenant_id=settings.teams_app_tenant_id,
-        warm=warm,
-    )
-    runtime.platforms[platform.name] = platform
-    bot = TeamsBot(runtime=runtime, platform=platform)
+    """Register `POST /api/messages` for the runtime's Teams connection."""
+    teams = runtime.teams
+    if teams is None:
+        return
+    bot = TeamsBot(runtime=runtime, platform=teams.platform)
     app[TEAMS_BOT] = bot
-    app.router.add_post(
-        ROUTE, TeamsEndpoint(adapter=adapter, auth=auth, bot=bot, app_id=app_id).handle
-    )
-    app.on_cleanup.append(bot.drain)
-    if not app_id:
+    endpoint = TeamsEndpoint(adapter=teams.adapter, auth=teams.auth, bot=bot, app_id=teams.app_id)
+    app.router.add_post(ROUTE, endpoint.handle)
+    if not teams.app_id:
         log.warning(ANONYMOUS_WARNING)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextvars import ContextVar
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from botbuilder.core import TurnContext
 from botbuilder.core.teams import TeamsInfo
@@ -26,29 +26,16 @@ from botbuilder.schema import (
 )
 from msrest.exceptions import ClientRequestError, HttpOperationError
 
+from adapters.ratelimit import RateLimits
 from adapters.teams import translate
 from bot.cards import Card
 from bot.domain import MessageRef, UserRef
 from bot.ports import Clock, PlatformError
-from store.conversations import (
-    TeamsConversation,
-    TeamsMember,
-    latest_conversation,
-    load_conversation,
-    load_member,
-    member_by_email,
-    personal_conversation,
-    save_conversation,
-    save_member,
-    session_of,
-    team_conversations,
-)
-from store.database import SqlStore
+from store.conversations import TeamsConversation, TeamsMember
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-RATE_LIMIT_ATTEMPTS = 8
 MAX_RETRY_AFTER = 120.0
 ROSTER_PAGES = 40
 
@@ -84,25 +71,66 @@ def _retry_after(exc: BaseException) -> float:
     return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
-async def paced(call: Callable[[], Awaitable[T]], *, what: str) -> T:
-    """Run a connector call; wait out HTTP 429 (Retry-After) instead of dropping the message,
-    and turn connector failures into PlatformError."""
-    for attempt in range(1, RATE_LIMIT_ATTEMPTS + 1):
-        try:
-            return await call()
-        except HttpOperationError as exc:
-            status = _status(exc)
-            if status == 429 and attempt < RATE_LIMIT_ATTEMPTS:
-                wait = _retry_after(exc)
-                log.warning("teams rate limit on %s; retrying in %.1fs", what, wait)
-                await asyncio.sleep(wait)
-                continue
-            raise PlatformError(f"Teams refused {what}: HTTP {status}") from exc
-        except ClientRequestError as exc:
-            raise PlatformError(f"Teams unreachable for {what}: {exc.__class__.__name__}") from exc
-        except PermissionError as exc:  # botbuilder's way of saying Azure AD gave no token
-            raise PlatformError(f"no Bot Framework token for {what}: {exc}") from exc
-    raise PlatformError(f"Teams kept rate-limiting {what}")  # pragma: no cover
+async def paced(call: Callable[[], Awaitable[T]], *, what: str, limits: RateLimits) -> T:
+    """Run a connector call under the platform's rate-limit policy (adapters.ratelimit): wait
+    out HTTP 429 within the call's budget instead of dropping the message, and turn connector
+    failures into PlatformError."""
+    with limits.call():
+        while True:
+            try:
+                return await call()
+            except HttpOperationError as exc:
+                status = _status(exc)
+                if status == 429:
+                    await limits.wait_or_fail(wait=_retry_after(exc), what=what)
+                    continue
+                raise PlatformError(f"Teams refused {what}: HTTP {status}") from exc
+            except ClientRequestError as exc:
+                raise PlatformError(
+                    f"Teams unreachable for {what}: {exc.__class__.__name__}"
+                ) from exc
+            except PermissionError as exc:  # botbuilder's way of saying Azure AD gave no token
+                raise PlatformError(f"no Bot Framework token for {what}: {exc}") from exc
+
+
+class References(Protocol):
+    """Where Teams conversation references and members are kept (store.references
+    implements it over the database); each call is a short transaction of its own."""
+
+    async def save(
+        self,
+        *,
+        conversation: TeamsConversation | None = None,
+        members: Sequence[TeamsMember] = (),
+    ) -> None:
+        """Insert or refresh a conversation reference and members."""
+        ...
+
+    async def conversation(self, *, conversation_id: str) -> TeamsConversation | None:
+        """One conversation's reference, or None."""
+        ...
+
+    async def personal(self, *, user_aad_id: str) -> TeamsConversation | None:
+        """The most recent personal chat with this person."""
+        ...
+
+    async def latest(
+        self, *, kind: str | None = None, tenant_id: str | None = None
+    ) -> TeamsConversation | None:
+        """The most recently refreshed reference."""
+        ...
+
+    async def of_teams(self) -> list[TeamsConversation]:
+        """One channel reference per team the bot is in, newest first."""
+        ...
+
+    async def member(self, *, aad_object_id: str) -> TeamsMember | None:
+        """A member by Azure AD object id."""
+        ...
+
+    async def member_by_email(self, *, email: str) -> TeamsMember | None:
+        """A member whose email (or user principal name) is this address."""
+        ...
 
 
 def _channel_data(ref: TeamsConversation) -> dict[str, Any]:
@@ -130,18 +158,25 @@ class TeamsPlatform:
         *,
         adapter: CloudAdapter,
         app_id: str,
-        store: SqlStore,
+        references: References,
         clock: Clock,
         tenant_id: str | None = None,
         warm: Callable[[], Awaitable[None]] | None = None,
+        call_budget: float | None = 10.0,
+        on_rate_limited: Callable[[], None] | None = None,
     ) -> None:
         self.adapter = adapter
+        self.limits = RateLimits(platform=self.name, budget=call_budget, on_limited=on_rate_limited)
         self.app_id = app_id
-        self.store = store
+        self.references = references
         self.clock = clock
         self.tenant_id = tenant_id
         self._warm = warm
         self._remembered: set[tuple[str, ...]] = set()
+
+    async def call(self, call: Callable[[], Awaitable[T]], *, what: str) -> T:
+        """One connector call under this platform's rate-limit policy."""
+        return await paced(call, what=what, limits=self.limits)
 
     # ---- references -------------------------------------------------------------------------
 
@@ -179,31 +214,24 @@ class TeamsPlatform:
             )
         if conversation is None and member is None:
             return
-        async with session_of(self.store) as session:
-            if conversation is not None:
-                await save_conversation(session=session, conversation=conversation)
-            if member is not None:
-                await save_member(session=session, member=member)
+        await self.references.save(
+            conversation=conversation, members=[member] if member is not None else []
+        )
         if conversation is not None:
             self._remembered.add(conversation_key)
         if member is not None:
             self._remembered.add(member_key)
 
     async def _reference(self, conversation_id: str) -> TeamsConversation:
-        async with session_of(self.store) as session:
-            ref = await load_conversation(session=session, conversation_id=conversation_id)
-            if ref is None and translate.is_channel(conversation_id):
-                # A channel of a team the bot is in, never heard from: the team's service URL
-                # and bot account reach it too.
-                other = await latest_conversation(session=session, kind="channel")
-                if other is not None:
-                    ref = TeamsConversation(
-                        **{
-                            **other.model_dump(),
-                            "conversation_id": conversation_id,
-                            "team_id": None,
-                        }
-                    )
+        ref = await self.references.conversation(conversation_id=conversation_id)
+        if ref is None and translate.is_channel(conversation_id):
+            # A channel of a team the bot is in, never heard from: the team's service URL
+            # and bot account reach it too.
+            other = await self.references.latest(kind="channel")
+            if other is not None:
+                ref = TeamsConversation(
+                    **{**other.model_dump(), "conversation_id": conversation_id, "team_id": None}
+                )
         if ref is None:
             raise PlatformError(
                 f"the bot has no conversation reference for {conversation_id}; "
@@ -262,7 +290,7 @@ class TeamsPlatform:
             response = await turn_context.send_activity(activity)
             return str(response.id) if response is not None and response.id else ""
 
-        message_id = await paced(
+        message_id = await self.call(
             lambda: self._turn(ref, send, conversation_id=conversation_id), what="a post"
         )
         if not message_id:
@@ -279,7 +307,7 @@ class TeamsPlatform:
         async def replace(turn_context: TurnContext) -> None:
             await turn_context.update_activity(activity)
 
-        await paced(
+        await self.call(
             lambda: self._turn(ref, replace, conversation_id=conversation_id), what="an update"
         )
         captured = _UPDATED.get()
@@ -289,12 +317,11 @@ class TeamsPlatform:
     async def direct(self, *, user: UserRef, card: Card) -> MessageRef:
         """Message a person in their personal chat with the bot, creating that chat in the
         tenant when there is none yet. PlatformError when Teams will not let the bot reach them."""
-        async with session_of(self.store) as session:
-            ref = await personal_conversation(session=session, user_aad_id=user.id)
-            member = await load_member(session=session, aad_object_id=user.id)
-            anchor = ref or await latest_conversation(session=session, tenant_id=self.tenant_id)
-            if anchor is None and self.tenant_id:
-                anchor = await latest_conversation(session=session)
+        ref = await self.references.personal(user_aad_id=user.id)
+        member = await self.references.member(aad_object_id=user.id)
+        anchor = ref or await self.references.latest(tenant_id=self.tenant_id)
+        if anchor is None and self.tenant_id:
+            anchor = await self.references.latest()
         if ref is None:
             if anchor is None:
                 raise PlatformError(
@@ -322,7 +349,7 @@ class TeamsPlatform:
 
         if self._warm is not None:
             await self._warm()
-        await paced(
+        await self.call(
             lambda: self.adapter.create_conversation(
                 self.app_id,
                 on_created,
@@ -348,8 +375,7 @@ class TeamsPlatform:
             user_name=member.name if member else None,
             updated_at=self.clock.now(),
         )
-        async with session_of(self.store) as session:
-            await save_conversation(session=session, conversation=ref)
+        await self.references.save(conversation=ref)
         return ref
 
     async def _teams_id(self, *, user: UserRef, member: TeamsMember | None) -> str:
@@ -357,9 +383,7 @@ class TeamsPlatform:
         bot is in translates an AAD object id into it. Falls back to the AAD object id."""
         if member is not None and member.user_id:
             return member.user_id
-        async with session_of(self.store) as session:
-            teams = await team_conversations(session=session)
-        for ref in teams:
+        for ref in await self.references.of_teams():
             try:
                 found = await self._get_member(ref, user.id)
             except PlatformError:
@@ -373,15 +397,12 @@ class TeamsPlatform:
 
     async def find_user(self, *, email: str) -> UserRef | None:
         """A Teams user by email: members already seen, else the rosters of the bot's teams."""
-        async with session_of(self.store) as session:
-            known = await member_by_email(session=session, email=email)
-            teams = [] if known else await team_conversations(session=session)
+        known = await self.references.member_by_email(email=email)
         if known is not None:
             return UserRef(self.name, known.aad_object_id)
-        for ref in teams:
+        for ref in await self.references.of_teams():
             await self._load_roster(ref)
-            async with session_of(self.store) as session:
-                known = await member_by_email(session=session, email=email)
+            known = await self.references.member_by_email(email=email)
             if known is not None:
                 return UserRef(self.name, known.aad_object_id)
         return None
@@ -400,43 +421,38 @@ class TeamsPlatform:
                     break
             return members
 
-        members = await paced(lambda: self._turn(ref, roster), what="a team roster")
+        members = await self.call(lambda: self._turn(ref, roster), what="a team roster")
         await self._save_members(members, tenant=ref.tenant_id, conversation=ref.conversation_id)
 
     async def _save_members(
         self, members: list[Any], *, tenant: str | None, conversation: str
     ) -> None:
         now = self.clock.now()
-        async with session_of(self.store) as session:
-            for m in members:
-                aad = getattr(m, "aad_object_id", None)
-                if not aad:
-                    continue
-                await save_member(
-                    session=session,
-                    member=TeamsMember(
-                        aad_object_id=aad,
-                        user_id=getattr(m, "id", None),
-                        name=getattr(m, "name", None),
-                        email=getattr(m, "email", None),
-                        upn=getattr(m, "user_principal_name", None),
-                        tenant_id=getattr(m, "tenant_id", None) or tenant,
-                        conversation_id=conversation,
-                        updated_at=now,
-                    ),
+        await self.references.save(
+            members=[
+                TeamsMember(
+                    aad_object_id=aad,
+                    user_id=getattr(m, "id", None),
+                    name=getattr(m, "name", None),
+                    email=getattr(m, "email", None),
+                    upn=getattr(m, "user_principal_name", None),
+                    tenant_id=getattr(m, "tenant_id", None) or tenant,
+                    conversation_id=conversation,
+                    updated_at=now,
                 )
+                for m in members
+                if (aad := getattr(m, "aad_object_id", None))
+            ]
+        )
 
     async def user_email(self, *, user: UserRef) -> str | None:
         """The email Teams reports for a user (TeamsInfo.get_member), remembered once known."""
-        async with session_of(self.store) as session:
-            member = await load_member(session=session, aad_object_id=user.id)
-            ref = await personal_conversation(session=session, user_aad_id=user.id)
-            if ref is None and member is not None and member.conversation_id:
-                ref = await load_conversation(
-                    session=session, conversation_id=member.conversation_id
-                )
-            places = [ref] if ref is not None else []
-            places += [t for t in await team_conversations(session=session) if t not in places]
+        member = await self.references.member(aad_object_id=user.id)
+        ref = await self.references.personal(user_aad_id=user.id)
+        if ref is None and member is not None and member.conversation_id:
+            ref = await self.references.conversation(conversation_id=member.conversation_id)
+        places = [ref] if ref is not None else []
+        places += [t for t in await self.references.of_teams() if t not in places]
         if member is not None and (member.email or member.upn):
             return member.email or member.upn
         member_id = member.user_id if member is not None and member.user_id else user.id
@@ -460,7 +476,7 @@ class TeamsPlatform:
         async def lookup(turn_context: TurnContext) -> Any:
             return await TeamsInfo.get_member(turn_context, member_id)
 
-        return await paced(lambda: self._turn(ref, lookup), what="a member lookup")
+        return await self.call(lambda: self._turn(ref, lookup), what="a member lookup")
 
     async def user_active(self, *, user: UserRef) -> bool | None:
         """Teams does not tell a bot whether an account is disabled."""

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.fake import InMemoryPlatform, ManualClock
-from adapters.server import Runtime, build_runtime
+from adapters.runtime import Runtime, build_runtime
 from adapters.settings import Settings
 from bot.domain import MessageRef
 from bot.events import AlertSeen

@@ -32,7 +32,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from adapters.fake import ManualClock
-from adapters.server import Runtime, build_app, build_runtime
+from adapters.runtime import Runtime, build_runtime
+from adapters.server import build_app
 from adapters.settings import Settings
 from adapters.slack.app import SLACK, SlackAdapter
 from bot.domain import Alert, AuditEntry
@@ -556,24 +557,24 @@ class SlackEnv:
 
     async def alert(self, alert_id: int) -> Alert:
         """One stored alert."""
-        async with self.runtime.store.transaction() as repo:
-            found = await repo.get_alert(alert_id=alert_id)
+        async with self.runtime.store.transaction() as tx:
+            found = await tx.alerts.get(alert_id=alert_id)
         assert found is not None, f"no alert {alert_id}"
         return found
 
     async def open_alerts(self) -> list[Alert]:
         """Alerts not yet resolved."""
-        async with self.runtime.store.transaction() as repo:
-            return await repo.open_alerts()
+        async with self.runtime.store.transaction() as tx:
+            return await tx.alerts.unresolved()
 
     async def audit(self) -> list[AuditEntry]:
         """The evidence log."""
-        async with self.runtime.store.transaction() as repo:
-            return await repo.audit_entries()
+        async with self.runtime.store.transaction() as tx:
+            return await tx.evidence.entries()
 
     async def settle(self) -> None:
         """Wait until the work the bot started after answering Slack is done."""
-        assert await self.adapter.drain(within=30), "background work did not finish"
+        assert await self.runtime.background.drain(within=30), "background work did not finish"
 
     async def tick(self) -> None:
         """One escalation tick (the scheduler's job), then wait for its effects."""

@@ -26,7 +26,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from adapters.fake import ManualClock
-from adapters.server import Runtime, build_app, build_runtime
+from adapters.runtime import Runtime, build_runtime
+from adapters.server import build_app
 from adapters.settings import Settings
 
 # ---- the test tenant --------------------------------------------------------------------------

@@ -22,7 +22,8 @@ from sqlalchemy import text
 from adapters.fake import InMemoryPlatform, ManualClock, Sent
 from adapters.intake import MAX_BODY, route
 from adapters.intake_formats import IncomingAlert
-from adapters.server import Runtime, build_app, build_runtime
+from adapters.runtime import Runtime, build_runtime
+from adapters.server import build_app
 from adapters.settings import Settings
 from adapters.slack.app import SLACK
 from bot import cards
@@ -86,14 +87,14 @@ class Bot:
             return response.status, await response.json()
 
     async def alert(self, alert_id: int) -> Alert:
-        async with self.runtime.store.transaction() as repo:
-            found = await repo.get_alert(alert_id=alert_id)
+        async with self.runtime.store.transaction() as tx:
+            found = await tx.alerts.get(alert_id=alert_id)
         assert found is not None
         return found
 
     async def open_alerts(self) -> list[Alert]:
-        async with self.runtime.store.transaction() as repo:
-            return await repo.open_alerts()
+        async with self.runtime.store.transaction() as tx:
+            return await tx.alerts.unresolved()
 
 
 Start = Callable[..., Awaitable[Bot]]

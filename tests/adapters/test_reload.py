@@ -30,8 +30,8 @@ def edit(path: Path, change: tuple[str, str]) -> None:
 
 
 async def audit_actions(store: SqlStore) -> list[str]:
-    async with store.transaction() as repo:
-        return [e.action for e in await repo.audit_entries()]
+    async with store.transaction() as tx:
+        return [e.action for e in await tx.evidence.entries()]
 
 
 async def test_a_bad_file_is_refused_and_the_last_good_registry_stays(tmp_path: Path) -> None:
@@ -97,9 +97,9 @@ async def test_a_valid_change_takes_effect_and_open_alerts_keep_their_copied_map
         assert "2 systems" in result.message
         after = await runtime.service.handle_alert(alert("billing-router error rate", event="2"))
         assert after.holder == "bob"
-        async with runtime.store.transaction() as repo:
-            old_steps = await repo.steps(alert_id=before.alert.id)
-            new_steps = await repo.steps(alert_id=after.alert.id)  # type: ignore[union-attr]
+        async with runtime.store.transaction() as tx:
+            old_steps = await tx.steps.of_alert(alert_id=before.alert.id)
+            new_steps = await tx.steps.of_alert(alert_id=after.alert.id)  # type: ignore[union-attr]
         assert [(s.person, s.due_at - clock.now()) for s in old_steps] == [
             ("bob", timedelta(minutes=10)),
             ("carol", timedelta(minutes=30)),

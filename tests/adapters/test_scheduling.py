@@ -183,8 +183,8 @@ async def step_states(tmp_path: Path) -> list[tuple[str, str | None]]:
     """Read the steps with a fresh engine (the app closed its own on shutdown)."""
     store = SqlStore(make_engine(f"sqlite:///{tmp_path / 'bot.db'}"))
     try:
-        async with store.transaction() as repo:
-            rows = await repo.session.execute(  # type: ignore[attr-defined]
+        async with store.transaction() as tx:
+            rows = await tx.session.execute(  # type: ignore[attr-defined]
                 text("SELECT state, lease_token FROM escalation_step ORDER BY position")
             )
             return [(r[0], r[1]) for r in rows]

@@ -11,7 +11,8 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from adapters.fake import ManualClock
-from adapters.server import build_app, build_runtime
+from adapters.runtime import build_runtime
+from adapters.server import build_app
 from adapters.settings import Settings
 from adapters.slack.app import SLACK
 from tests.adapters.slack_standin import (

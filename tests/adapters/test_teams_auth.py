@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from store.conversations import load_conversation, session_of
 from tests.adapters.teams_standin import (
     APP_ID,
     BOB,
@@ -46,11 +45,11 @@ async def secured(tmp_path: Path, standin: ConnectorStandIn) -> AsyncIterator[Ru
 
 
 async def nothing_happened(bot: RunningBot, standin: ConnectorStandIn) -> None:
-    async with bot.runtime.store.transaction() as repo:
-        assert await repo.open_alerts() == []
-        assert await repo.audit_entries() == []
-    async with session_of(bot.runtime.store) as session:
-        assert await load_conversation(session=session, conversation_id=TEAM) is None
+    async with bot.runtime.store.transaction() as tx:
+        assert await tx.alerts.unresolved() == []
+        assert await tx.evidence.entries() == []
+    async with bot.runtime.store.transaction() as tx:
+        assert await tx.conversations.get(conversation_id=TEAM) is None
     assert standin.calls == []
 
 
@@ -115,8 +114,8 @@ async def test_a_genuine_token_is_accepted(secured: RunningBot, standin: Connect
     )
 
     assert status == 200
-    async with session_of(secured.runtime.store) as session:
-        team = await load_conversation(session=session, conversation_id=TEAM)
+    async with secured.runtime.store.transaction() as tx:
+        team = await tx.conversations.get(conversation_id=TEAM)
     assert team is not None and team.service_url == standin.service_url
 
 

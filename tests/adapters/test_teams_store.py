@@ -9,19 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
-from store.conversations import (
-    TeamsConversation,
-    TeamsMember,
-    latest_conversation,
-    load_conversation,
-    load_member,
-    member_by_email,
-    personal_conversation,
-    save_conversation,
-    save_member,
-    session_of,
-    team_conversations,
-)
+from store.conversations import TeamsConversation, TeamsMember
 from store.database import SqlStore
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -41,16 +29,14 @@ def chat(conversation_id: str, **fields: object) -> TeamsConversation:
 
 
 async def test_conversations_are_saved_refreshed_and_found(store: SqlStore) -> None:
-    async with session_of(store) as session:
-        await save_conversation(
-            session=session, conversation=chat("a:1", user_aad_id="aad-bob", user_id="29:bob")
+    async with store.transaction() as tx:
+        await tx.conversations.save(
+            conversation=chat("a:1", user_aad_id="aad-bob", user_id="29:bob")
         )
-        await save_conversation(
-            session=session,
+        await tx.conversations.save(
             conversation=chat("19:c1@thread.tacv2", kind="channel", team_id="19:t1@thread.tacv2"),
         )
-        await save_conversation(
-            session=session,
+        await tx.conversations.save(
             conversation=chat(
                 "19:c2@thread.tacv2",
                 kind="channel",
@@ -58,10 +44,9 @@ async def test_conversations_are_saved_refreshed_and_found(store: SqlStore) -> N
                 updated_at=T0 + timedelta(minutes=1),
             ),
         )
-    async with session_of(store) as session:
+    async with store.transaction() as tx:
         # Teams moved the service URL: the reference follows, the rest is kept.
-        await save_conversation(
-            session=session,
+        await tx.conversations.save(
             conversation=chat(
                 "a:1",
                 service_url="https://smba.trafficmanager.net/emea/",
@@ -69,12 +54,12 @@ async def test_conversations_are_saved_refreshed_and_found(store: SqlStore) -> N
             ),
         )
 
-    async with session_of(store) as session:
-        bob = await personal_conversation(session=session, user_aad_id="aad-bob")
-        missing = await load_conversation(session=session, conversation_id="a:nobody")
-        teams = await team_conversations(session=session)
-        newest_channel = await latest_conversation(session=session, kind="channel")
-        newest = await latest_conversation(session=session, tenant_id="tenant-1")
+    async with store.transaction() as tx:
+        bob = await tx.conversations.personal(user_aad_id="aad-bob")
+        missing = await tx.conversations.get(conversation_id="a:nobody")
+        teams = await tx.conversations.of_teams()
+        newest_channel = await tx.conversations.latest(kind="channel")
+        newest = await tx.conversations.latest(tenant_id="tenant-1")
     assert bob is not None
     assert bob.service_url == "https://smba.trafficmanager.net/emea/"
     assert bob.user_id == "29:bob" and bob.updated_at == T0 + timedelta(minutes=2)
@@ -85,9 +70,8 @@ async def test_conversations_are_saved_refreshed_and_found(store: SqlStore) -> N
 
 
 async def test_members_keep_what_was_learned(store: SqlStore) -> None:
-    async with session_of(store) as session:
-        await save_member(
-            session=session,
+    async with store.transaction() as tx:
+        await tx.conversations.save_member(
             member=TeamsMember(
                 aad_object_id="aad-bob",
                 user_id="29:bob",
@@ -96,10 +80,9 @@ async def test_members_keep_what_was_learned(store: SqlStore) -> None:
                 updated_at=T0,
             ),
         )
-    async with session_of(store) as session:
+    async with store.transaction() as tx:
         # A later sighting in a channel knows the name and place, not the email.
-        await save_member(
-            session=session,
+        await tx.conversations.save_member(
             member=TeamsMember(
                 aad_object_id="aad-bob",
                 name="Bob Ruiz",
@@ -108,11 +91,11 @@ async def test_members_keep_what_was_learned(store: SqlStore) -> None:
             ),
         )
 
-    async with session_of(store) as session:
-        bob = await load_member(session=session, aad_object_id="aad-bob")
-        by_email = await member_by_email(session=session, email="BOB@example.com")
-        by_upn = await member_by_email(session=session, email="bob@corp.example.com")
-        nobody = await member_by_email(session=session, email="eve@example.com")
+    async with store.transaction() as tx:
+        bob = await tx.conversations.member(aad_object_id="aad-bob")
+        by_email = await tx.conversations.member_by_email(email="BOB@example.com")
+        by_upn = await tx.conversations.member_by_email(email="bob@corp.example.com")
+        nobody = await tx.conversations.member_by_email(email="eve@example.com")
     assert bob is not None
     assert (bob.email, bob.user_id, bob.name) == ("bob@example.com", "29:bob", "Bob Ruiz")
     assert bob.conversation_id == "19:c1@thread.tacv2"
@@ -138,7 +121,8 @@ async def test_one_dialect_insert_serves_both_databases(store: SqlStore) -> None
     from store.conversations import CONVERSATION
     from store.sql import dialect_insert, dialect_name
 
-    async with session_of(store) as session:
+    async with store.transaction() as tx:
+        session = tx.session
         stmt = dialect_insert(session, CONVERSATION)
         name = dialect_name(session)
         expected = postgresql.Insert if name == "postgresql" else sqlite.Insert
@@ -153,5 +137,5 @@ async def test_one_dialect_insert_serves_both_databases(store: SqlStore) -> None
                     index_elements=["conversation_id"], set_={"service_url": url}
                 )
             )
-        row = await load_conversation(session=session, conversation_id="a:9")
+        row = await tx.conversations.get(conversation_id="a:9")
     assert row is not None and row.service_url == "https://second/"

@@ -16,7 +16,6 @@ from sqlalchemy import text
 
 from adapters.teams.bot import TEAMS_BOT
 from bot import cards
-from store.conversations import load_conversation, personal_conversation, session_of
 from store.database import make_engine
 from tests.adapters.teams_standin import (
     ALERTS,
@@ -68,8 +67,8 @@ def thread_of(post: dict[str, object]) -> str:
 
 
 async def audit_actions(bot: RunningBot) -> list[tuple[str, dict[str, object]]]:
-    async with bot.runtime.store.transaction() as repo:
-        return [(e.action, e.detail) for e in await repo.audit_entries()]
+    async with bot.runtime.store.transaction() as tx:
+        return [(e.action, e.detail) for e in await tx.evidence.entries()]
 
 
 async def alert_claimed(
@@ -123,8 +122,8 @@ async def test_personal_who_owns_a_known_system(bot: RunningBot, standin: Connec
     assert {ALICE.aad, CAROL.aad} <= mentioned  # alice found by email in the team roster
     assert reply.activity_id is not None  # a reply to bob's message
     assert reply.authorization is None  # no app id: no token on outbound calls either
-    async with session_of(bot.runtime.store) as session:
-        chat = await personal_conversation(session=session, user_aad_id=BOB.aad)
+    async with bot.runtime.store.transaction() as tx:
+        chat = await tx.conversations.personal(user_aad_id=BOB.aad)
     assert chat is not None and chat.conversation_id == personal_chat(BOB)
     assert chat.service_url == standin.service_url and chat.tenant_id == TENANT
 
@@ -164,8 +163,8 @@ async def test_who_owns_addressed_to_the_bot_in_a_channel_answers_in_the_thread(
     assert status == 200
     [reply] = standin.messages(thread_of(post))
     assert "Who owns billing-router" in card_text(card_of(reply))
-    async with bot.runtime.store.transaction() as repo:
-        assert await repo.open_alerts() == []  # a command, not an alert
+    async with bot.runtime.store.transaction() as tx:
+        assert await tx.alerts.unresolved() == []  # a command, not an alert
 
 
 async def test_a_personal_install_is_remembered_and_greeted(
@@ -180,8 +179,8 @@ async def test_a_personal_install_is_remembered_and_greeted(
     assert status == 200
     [greeting] = standin.messages(personal_chat(DANA))
     assert "who-owns <system>" in card_text(card_of(greeting))
-    async with session_of(bot.runtime.store) as session:
-        chat = await personal_conversation(session=session, user_aad_id=DANA.aad)
+    async with bot.runtime.store.transaction() as tx:
+        chat = await tx.conversations.personal(user_aad_id=DANA.aad)
     assert chat is not None and chat.conversation_id == personal_chat(DANA)
 
 
@@ -196,8 +195,8 @@ async def test_channel_alert_is_claimed_escalated_and_acknowledged(
 
     # Taken before the answer: the alert is in the database when Teams hears 200.
     assert status == 200
-    async with bot.runtime.store.transaction() as repo:
-        [stored] = await repo.open_alerts(system="billing-router")
+    async with bot.runtime.store.transaction() as tx:
+        [stored] = await tx.alerts.unresolved(system="billing-router")
     assert stored.source is not None and stored.source.id == post["id"]
     assert stored.holder == "alice"
 
@@ -262,8 +261,8 @@ async def test_channel_alert_is_claimed_escalated_and_acknowledged(
     assert len(standin.calls) == calls
     actions = [a for a, _ in await audit_actions(bot)]
     assert actions == ["alert.claimed", "alert.escalated", "alert.acknowledged"]
-    async with session_of(bot.runtime.store) as session:
-        stored_chat = await personal_conversation(session=session, user_aad_id=BOB.aad)
+    async with bot.runtime.store.transaction() as tx:
+        stored_chat = await tx.conversations.personal(user_aad_id=BOB.aad)
     assert stored_chat is not None and stored_chat.conversation_id == bob_chat
 
 
@@ -314,8 +313,8 @@ async def test_submit_fallback_acknowledges_and_updates_in_place(
     bot: RunningBot, standin: ConnectorStandIn
 ) -> None:
     post, claim = await alert_claimed(bot, standin)
-    async with bot.runtime.store.transaction() as repo:
-        [alert] = await repo.open_alerts()
+    async with bot.runtime.store.transaction() as tx:
+        [alert] = await tx.alerts.unresolved()
 
     status, _ = await bot.post(
         submit_click(
@@ -339,8 +338,8 @@ async def test_someone_not_on_the_system_is_told_privately(
     bot: RunningBot, standin: ConnectorStandIn
 ) -> None:
     post, claim = await alert_claimed(bot, standin)
-    async with bot.runtime.store.transaction() as repo:
-        [alert] = await repo.open_alerts()
+    async with bot.runtime.store.transaction() as tx:
+        [alert] = await tx.alerts.unresolved()
 
     status, answer = await bot.post(claim_click(standin, post, claim, MALLORY, cards.ACK, alert.id))
 
@@ -349,16 +348,16 @@ async def test_someone_not_on_the_system_is_told_privately(
     assert "Not yours to act on" in answer["value"]
     assert "Alice Ng holds this alert" in answer["value"]
     assert standin.of("update") == []
-    async with bot.runtime.store.transaction() as repo:
-        assert [a.state.value for a in await repo.open_alerts()] == ["open"]
+    async with bot.runtime.store.transaction() as tx:
+        assert [a.state.value for a in await tx.alerts.unresolved()] == ["open"]
 
 
 async def test_hand_off_through_the_people_picker(
     bot: RunningBot, standin: ConnectorStandIn
 ) -> None:
     post, claim = await alert_claimed(bot, standin)
-    async with bot.runtime.store.transaction() as repo:
-        [alert] = await repo.open_alerts()
+    async with bot.runtime.store.transaction() as tx:
+        [alert] = await tx.alerts.unresolved()
 
     status, answer = await bot.post(
         claim_click(standin, post, claim, ALICE, cards.HAND_OFF, alert.id, target=BOB.aad)
@@ -370,8 +369,8 @@ async def test_hand_off_through_the_people_picker(
     [bob_chat] = standin.personal_chats_with(BOB)
     [direct] = standin.messages(bob_chat)
     assert "Handed to you by Alice Ng" in card_text(card_of(direct))
-    async with bot.runtime.store.transaction() as repo:
-        assert (await repo.get_alert(alert_id=alert.id)).holder == "bob"  # type: ignore[union-attr]
+    async with bot.runtime.store.transaction() as tx:
+        assert (await tx.alerts.get(alert_id=alert.id)).holder == "bob"  # type: ignore[union-attr]
 
 
 async def test_the_same_delivery_twice_is_claimed_once(
@@ -384,8 +383,8 @@ async def test_the_same_delivery_twice_is_claimed_once(
     assert status == 200
     await bot.runtime.service.tick()
     assert len(standin.messages(thread_of(post))) == 1
-    async with bot.runtime.store.transaction() as repo:
-        assert len(await repo.open_alerts()) == 1
+    async with bot.runtime.store.transaction() as tx:
+        assert len(await tx.alerts.unresolved()) == 1
 
 
 async def test_replies_in_a_thread_and_unwatched_channels_are_not_alerts(
@@ -405,8 +404,8 @@ async def test_replies_in_a_thread_and_unwatched_channels_are_not_alerts(
     assert (await bot.post(chat))[0] == 200
     assert (await bot.post(elsewhere))[0] == 200
 
-    async with bot.runtime.store.transaction() as repo:
-        assert len(await repo.open_alerts()) == 1
+    async with bot.runtime.store.transaction() as tx:
+        assert len(await tx.alerts.unresolved()) == 1
     assert len(standin.messages()) == 1
 
 
@@ -427,8 +426,8 @@ async def test_a_person_talking_in_an_alert_channel_raises_an_alert_only_naming_
     # The person's chatter is ignored; the connector's post that names nothing is an unowned
     # alert as before; the person who names a system raised an alert.
     await standin.wait_for(lambda: standin.messages(thread_of(named)))
-    async with bot.runtime.store.transaction() as repo:
-        stored = {a.source.id if a.source else None: a for a in await repo.open_alerts()}
+    async with bot.runtime.store.transaction() as tx:
+        stored = {a.source.id if a.source else None: a for a in await tx.alerts.unresolved()}
     assert set(stored) == {no_system["id"], named["id"]}
     assert stored[named["id"]].system == "billing-router"
     assert stored[no_system["id"]].system is None
@@ -460,8 +459,8 @@ async def test_an_alert_inside_a_connector_card_is_read(
     assert (await bot.post(post))[0] == 200
 
     await standin.wait_for(lambda: standin.messages(thread_of(post)))
-    async with bot.runtime.store.transaction() as repo:
-        [alert] = await repo.open_alerts()
+    async with bot.runtime.store.transaction() as tx:
+        [alert] = await tx.alerts.unresolved()
     assert alert.system == "billing-router"
     assert "routing model confidence dropped" in alert.text
 
@@ -517,8 +516,8 @@ async def test_a_failing_click_is_answered_not_a_500(
     bot: RunningBot, standin: ConnectorStandIn, caplog: pytest.LogCaptureFixture
 ) -> None:
     post, claim = await alert_claimed(bot, standin)
-    async with bot.runtime.store.transaction() as repo:
-        [alert] = await repo.open_alerts()
+    async with bot.runtime.store.transaction() as tx:
+        [alert] = await tx.alerts.unresolved()
     async with bot.runtime.store.engine.begin() as conn:
         await conn.execute(text("DROP TABLE acknowledgement"))
 
@@ -590,8 +589,8 @@ async def test_stop_by_the_holder_asks_then_runs(
     assert "billing-router stopped" in card_text(card_of(announced))
     actions = [a for a, _ in await audit_actions(bot)]
     assert actions == ["stop.requested", "stop.succeeded"]
-    async with bot.runtime.store.transaction() as repo:
-        assert (await repo.system_status(system="billing-router")).stopped
+    async with bot.runtime.store.transaction() as tx:
+        assert (await tx.stops.status(system="billing-router")).stopped
 
 
 async def test_stop_by_someone_else_is_refused_and_the_holder_told(
@@ -694,9 +693,9 @@ async def test_malformed_activities_are_refused_with_4xx(
     async with bot.http.get(bot.url) as r:
         assert r.status == 405
     assert standin.messages() == []
-    async with session_of(bot.runtime.store) as session:
-        assert await load_conversation(session=session, conversation_id=TEAM) is not None
-        count = (await session.execute(text("SELECT count(*) FROM teams_conversation"))).scalar()
+    async with bot.runtime.store.transaction() as tx:
+        assert await tx.conversations.get(conversation_id=TEAM) is not None
+        count = (await tx.session.execute(text("SELECT count(*) FROM teams_conversation"))).scalar()
     assert count == 1  # only the install: nothing of the broken activities was kept
 
 
@@ -722,8 +721,8 @@ async def test_claim_escalation_and_acknowledgement_on_postgresql(
             bot.clock.advance(timedelta(minutes=11))
             assert len((await bot.runtime.service.tick()).sent) == 1
             assert len(standin.personal_chats_with(BOB)) == 1
-            async with bot.runtime.store.transaction() as repo:
-                [alert] = await repo.open_alerts()
+            async with bot.runtime.store.transaction() as tx:
+                [alert] = await tx.alerts.unresolved()
             status, answer = await bot.post(
                 claim_click(standin, post, claim, ALICE, cards.ACK, alert.id)
             )

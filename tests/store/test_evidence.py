@@ -16,8 +16,8 @@ T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 async def fill(store: SqlStore, n: int) -> None:
     for i in range(n):
-        async with store.transaction() as repo:
-            await repo.append_audit(
+        async with store.transaction() as tx:
+            await tx.evidence.append(
                 at=T0 + timedelta(seconds=i),
                 actor="alice",
                 action="alert.acknowledged",
@@ -28,8 +28,8 @@ async def fill(store: SqlStore, n: int) -> None:
 
 
 async def entries(store: SqlStore) -> list:  # type: ignore[type-arg]
-    async with store.transaction() as repo:
-        return await repo.audit_entries()
+    async with store.transaction() as tx:
+        return await tx.evidence.entries()
 
 
 async def test_an_intact_chain_verifies(store: SqlStore) -> None:
@@ -81,8 +81,8 @@ async def test_a_rewritten_tail_that_relinks_is_still_found(store: SqlStore) -> 
 
 async def test_concurrent_appends_never_fork_the_chain(store: SqlStore) -> None:
     async def one(i: int) -> None:
-        async with store.transaction() as repo:
-            await repo.append_audit(
+        async with store.transaction() as tx:
+            await tx.evidence.append(
                 at=T0, actor=f"p{i}", action="x", system=None, alert_id=None, detail={}
             )
 

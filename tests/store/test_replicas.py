@@ -78,9 +78,9 @@ def engine_on(schema: str) -> SqlStore:
 async def due_alerts(store: SqlStore, clock: ManualClock, *, alerts: int, steps_each: int) -> None:
     """Open `alerts` billing-router alerts whose first `steps_each` steps are due now."""
     opened = clock.now() - timedelta(hours=1)
-    async with store.transaction() as repo:
+    async with store.transaction() as tx:
         for i in range(alerts):
-            alert = await repo.add_alert(
+            alert = await tx.alerts.add(
                 platform="slack",
                 channel="C0ALERTS1",
                 system="billing-router",
@@ -94,7 +94,7 @@ async def due_alerts(store: SqlStore, clock: ManualClock, *, alerts: int, steps_
                 source=MessageRef("slack", "C0ALERTS1", f"1700000000.{i:06d}"),
             )
             assert alert is not None
-            await repo.add_steps(
+            await tx.steps.add(
                 alert_id=alert.id,
                 steps=[
                     PlannedStep(p, person, label, opened + timedelta(minutes=p))
@@ -151,16 +151,16 @@ async def test_three_replicas_ticking_together_send_each_of_2000_steps_once(
         assert all(results), "every replica took a share"
         thread_posts = sum(len(chat.posts("post")) for _, chat in replicas)
         assert thread_posts == 2000
-        async with stores[0].transaction() as repo:
+        async with stores[0].transaction() as tx:
             rows = (
-                await repo.session.execute(  # type: ignore[attr-defined]
+                await tx.session.execute(  # type: ignore[attr-defined]
                     text(
                         "SELECT state, count(*), count(message_id) FROM escalation_step "
                         "GROUP BY state"
                     )
                 )
             ).all()
-            entries = await repo.audit_entries()
+            entries = await tx.evidence.entries()
         assert [tuple(r) for r in rows] == [("sent", 2000, 2000)]
         assert sum(e.action == "alert.escalated" for e in entries) == 2000
         assert verify_chain(entries) is None
@@ -177,8 +177,8 @@ async def test_a_replica_killed_holding_a_step_leaves_it_to_another_after_the_le
     killed_store, live_store = engine_on(schema), engine_on(schema)
     try:
         await due_alerts(live_store, clock, alerts=1, steps_each=1)
-        async with killed_store.transaction() as repo:  # takes the lease, then "dies"
-            (taken,) = await repo.take_due_steps(
+        async with killed_store.transaction() as tx:  # takes the lease, then "dies"
+            (taken,) = await tx.steps.take_due(
                 now=clock.now(), lease=LEASE, worker="killed", limit=10
             )
         live, chat = replica(registry, live_store, clock, "live", tmp_path)
@@ -187,8 +187,8 @@ async def test_a_replica_killed_holding_a_step_leaves_it_to_another_after_the_le
         clock.advance(LEASE + timedelta(seconds=1))
         assert (await live.tick()).sent == [taken.id]
         assert (await live.tick()).sent == []
-        async with killed_store.transaction() as repo:  # the dead worker's late finish loses
-            assert await repo.finish_steps(finished=[(taken, None)], at=clock.now()) == set()
+        async with killed_store.transaction() as tx:  # the dead worker's late finish loses
+            assert await tx.steps.finish(finished=[(taken, None)], at=clock.now()) == set()
         assert len(chat.posts("direct")) == 1
     finally:
         await killed_store.close()
@@ -238,11 +238,11 @@ async def test_direct_message_sent_before_a_crash_is_not_sent_again(
         crashing, crashed_chat = replica(registry, stores[0], clock, "crashing", tmp_path)
         # The crashing replica leases the step and sends its direct message, then dies
         # before finishing the step.
-        async with stores[0].transaction() as repo:
-            (step,) = await repo.take_due_steps(
+        async with stores[0].transaction() as tx:
+            (step,) = await tx.steps.take_due(
                 now=clock.now(), lease=LEASE, worker="crashing", limit=10
             )
-            alerts = await repo.get_alerts(alert_ids=[step.alert_id])
+            alerts = await tx.alerts.get_many(alert_ids=[step.alert_id])
         await crashing._direct("slack", step.person, [(step, alerts[step.alert_id])])
         (dm,) = crashed_chat.posts("direct")
         clock.advance(LEASE + timedelta(seconds=1))

@@ -66,6 +66,6 @@ async def test_restart_keeps_pending_escalations_and_sends_each_once(
     assert dict(digest.card.fields)["Alerts"] == "#1, #2, #3"
     assert second_platform.directs_to("U0BOB0002") == []
     assert (await second.tick()).sent == []
-    async with store.transaction() as repo:
-        assert len(await repo.open_alerts()) == 3
+    async with store.transaction() as tx:
+        assert len(await tx.alerts.unresolved()) == 3
     await store.close()

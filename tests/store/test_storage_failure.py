@@ -30,8 +30,8 @@ async def test_failed_storage_raises_and_redelivery_is_claimed(
     with pytest.raises(SQLAlchemyError):
         await service.handle_alert(EVENT)
     assert slack.sent == []
-    async with store.transaction() as repo:
-        assert await repo.open_alerts() == []  # the alert row was rolled back with the rest
+    async with store.transaction() as tx:
+        assert await tx.alerts.unresolved() == []  # the alert row was rolled back with the rest
     async with store.engine.begin() as conn:
         await conn.execute(text("ALTER TABLE escalation_step_gone RENAME TO escalation_step"))
 

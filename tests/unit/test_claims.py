@@ -44,8 +44,8 @@ def click(
 
 
 async def audit_actions(store: SqlStore) -> list[str]:
-    async with store.transaction() as repo:
-        return [e.action for e in await repo.audit_entries()]
+    async with store.transaction() as tx:
+        return [e.action for e in await tx.evidence.entries()]
 
 
 async def test_alert_is_claimed_for_the_operator_in_its_thread(
@@ -64,9 +64,9 @@ async def test_alert_is_claimed_for_the_operator_in_its_thread(
     assert "escalates to Bob Ruiz (maintainer) at 2026-11-02 09:10 UTC (in 10m)" in text
     assert "Carol Diaz (steward) at 2026-11-02 09:30 UTC" in text
 
-    async with store.transaction() as repo:
-        stored = await repo.get_alert(alert_id=taken.alert.id)  # type: ignore[union-attr]
-        steps = await repo.steps(alert_id=stored.id)  # type: ignore[union-attr]
+    async with store.transaction() as tx:
+        stored = await tx.alerts.get(alert_id=taken.alert.id)  # type: ignore[union-attr]
+        steps = await tx.steps.of_alert(alert_id=stored.id)  # type: ignore[union-attr]
     assert stored is not None and stored.state == AlertState.OPEN and stored.holder == "alice"
     assert stored.claim is not None and stored.claim.id == claim.message.id
     assert [(s.person, s.label) for s in steps] == [
@@ -104,8 +104,8 @@ async def test_repeats_of_an_open_alert_are_counted_on_its_claim(
     (update,) = slack.posts("update")
     assert update.message == slack.posts("post")[0].message
     assert ("Repeats", "2") in update.card.fields
-    async with store.transaction() as repo:
-        assert len(await repo.open_alerts()) == 1
+    async with store.transaction() as tx:
+        assert len(await tx.alerts.unresolved()) == 1
 
 
 async def test_unowned_alert_goes_to_the_channel_fallback(
@@ -178,8 +178,8 @@ async def test_escalation_to_an_unreachable_person_says_so_in_the_thread(
     assert len((await service.tick()).sent) == 1
     texts = [s.card.plain_text() for s in slack.posts("post")]
     assert any("Bob Ruiz (maintainer) could not be sent a direct message" in t for t in texts)
-    async with store.transaction() as repo:
-        last = (await repo.audit_entries())[-1]
+    async with store.transaction() as tx:
+        last = (await tx.evidence.entries())[-1]
     assert last.action == "alert.escalated" and last.detail["direct_message"] is False
 
 
@@ -192,8 +192,8 @@ async def test_someone_not_named_on_the_system_cannot_acknowledge(
     assert reply is not None and not reply.public
     assert "Alice Ng holds this alert" in reply.card.plain_text()
     assert slack.posts("update") == []
-    async with store.transaction() as repo:
-        stored = await repo.get_alert(alert_id=taken.alert.id)
+    async with store.transaction() as tx:
+        stored = await tx.alerts.get(alert_id=taken.alert.id)
     assert stored is not None and stored.state == AlertState.OPEN
     assert (await audit_actions(store))[-1] == "alert.click_refused"
 
@@ -259,8 +259,8 @@ async def test_hand_off_moves_the_claim_and_tells_the_new_holder(
     taken = await service.handle_alert(alert("billing-router down"))
     assert taken.alert is not None
     assert await service.click(click(ALICE, cards.HAND_OFF, taken.alert.id, target=DANA)) is None
-    async with store.transaction() as repo:
-        stored = await repo.get_alert(alert_id=taken.alert.id)
+    async with store.transaction() as tx:
+        stored = await tx.alerts.get(alert_id=taken.alert.id)
     assert stored is not None and stored.holder == "dana"
     (dm,) = slack.directs_to("U0DANA004")
     assert dm.card.title.startswith("Handed to you by Alice Ng")

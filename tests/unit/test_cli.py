@@ -87,7 +87,7 @@ def test_who_owns(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def record_some_evidence(db: Path) -> None:
-    from adapters.server import build_runtime
+    from adapters.runtime import build_runtime
     from adapters.settings import Settings
 
     async def run() -> None:

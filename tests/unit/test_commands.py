@@ -91,8 +91,8 @@ def command(user: UserRef, name: str, args: str, channel: str = "C0ALERTS1") -> 
 
 
 async def actions(store: SqlStore) -> list[str]:
-    async with store.transaction() as repo:
-        return [e.action for e in await repo.audit_entries()]
+    async with store.transaction() as tx:
+        return [e.action for e in await tx.evidence.entries()]
 
 
 async def test_who_owns_answers_everything(
@@ -192,8 +192,8 @@ async def test_stop_by_anyone_else_is_refused_and_the_holder_told(
     (told,) = slack.directs_to("U0CAROL03")
     assert "asked to stop billing-router" in told.card.plain_text()
     assert "I think it is broken" in told.card.plain_text()
-    async with store.transaction() as repo:
-        (entry,) = await repo.audit_entries()
+    async with store.transaction() as tx:
+        (entry,) = await tx.evidence.entries()
     assert (entry.action, entry.actor, entry.detail["user"]) == ("stop.refused", "bob", "U0BOB0002")
 
 
@@ -251,8 +251,8 @@ async def test_a_failing_webhook_is_reported_and_recorded(
     assert slack.posts("post")[-1].card.title == "Stop of billing-router FAILED"
     who = await commands.command(command(ALICE, "who-owns", "billing-router"))
     assert "Status: running" in who.card.plain_text()
-    async with store.transaction() as repo:
-        last = (await repo.audit_entries())[-1]
+    async with store.transaction() as tx:
+        last = (await tx.evidence.entries())[-1]
     assert last.action == "stop.failed" and "500" in str(last.detail["result"])
 
 

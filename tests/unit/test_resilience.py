@@ -63,11 +63,11 @@ async def test_a_recovered_step_does_not_hide_a_new_one_for_the_same_person(
 ) -> None:
     await service.handle_alert(alert("billing-router first problem"))
     clock.advance(timedelta(minutes=10))
-    async with store.transaction() as repo:  # a worker sends step 1 to Bob, then dies
-        (step,) = await repo.take_due_steps(
+    async with store.transaction() as tx:  # a worker sends step 1 to Bob, then dies
+        (step,) = await tx.steps.take_due(
             now=clock.now(), lease=timedelta(seconds=30), worker="dead", limit=5
         )
-        await repo.mark_steps_direct(marks=[(step, "D-earlier")])
+        await tx.steps.mark_direct(marks=[(step, "D-earlier")])
     await service.handle_alert(alert("billing-router second problem", event="Ev2", ts="2.0"))
     clock.advance(timedelta(minutes=10))  # the lease lapsed; the second alert's step is due
     report = await service.tick()
@@ -85,8 +85,8 @@ async def test_a_person_saying_resolved_resolves_only_what_they_may_act_on(
         alert("RESOLVED billing-router HighLatency", event="Ev2", ts="2.0", author=MALLORY)
     )
     assert stranger.outcome == "ignored"
-    async with store.transaction() as repo:
-        stored = await repo.get_alert(alert_id=taken.alert.id)
+    async with store.transaction() as tx:
+        stored = await tx.alerts.get(alert_id=taken.alert.id)
     assert stored is not None and stored.state == AlertState.OPEN
 
     done = await service.handle_alert(
@@ -116,8 +116,8 @@ async def test_a_stop_confirmation_expires(
         ButtonClicked(user=CAROL, action=cards.STOP_CONFIRM, value=reply.card.buttons[0].value)
     )
     assert done is not None and done.card.title == "Expired: stop billing-router"
-    async with store.transaction() as repo:
-        assert [e.action for e in await repo.audit_entries()] == ["stop.requested", "stop.expired"]
+    async with store.transaction() as tx:
+        assert [e.action for e in await tx.evidence.entries()] == ["stop.requested", "stop.expired"]
 
 
 async def test_a_stop_left_running_by_a_dead_worker_is_failed_on_the_record(
@@ -125,15 +125,15 @@ async def test_a_stop_left_running_by_a_dead_worker_is_failed_on_the_record(
 ) -> None:
     reply = await service.command(CommandGiven(user=CAROL, command="stop", args="billing-router"))
     request_id = int(reply.card.buttons[0].value)
-    async with store.transaction() as repo:  # confirmed, then the worker died mid-action
-        assert await repo.move_stop_request(
+    async with store.transaction() as tx:  # confirmed, then the worker died mid-action
+        assert await tx.stops.move_request(
             request_id=request_id, from_state="requested", to_state="running", at=clock.now()
         )
     clock.advance(timedelta(hours=2))
     await service.tick()
-    async with store.transaction() as repo:
-        request = await repo.get_stop_request(request_id=request_id)
-        last = (await repo.audit_entries())[-1]
+    async with store.transaction() as tx:
+        request = await tx.stops.get_request(request_id=request_id)
+        last = (await tx.evidence.entries())[-1]
     assert request is not None and request.state == "failed"
     assert (last.action, last.actor) == ("stop.failed", "accountability-bot")
 
@@ -155,13 +155,13 @@ async def test_a_claim_is_recorded_once_even_if_posted_twice(
 ) -> None:
     taken = await service.take_alert(alert("billing-router down"))
     assert taken.alert is not None
-    async with store.transaction() as repo:
+    async with store.transaction() as tx:
         first = MessageRef("slack", "C0ALERTS1", "10.0")
-        assert await repo.set_claim(alert_id=taken.alert.id, message=first)
-        assert not await repo.set_claim(
+        assert await tx.alerts.set_claim(alert_id=taken.alert.id, message=first)
+        assert not await tx.alerts.set_claim(
             alert_id=taken.alert.id, message=MessageRef("slack", "C0ALERTS1", "11.0")
         )
-        stored = await repo.get_alert(alert_id=taken.alert.id)
+        stored = await tx.alerts.get(alert_id=taken.alert.id)
     assert stored is not None and stored.claim == first
 
 

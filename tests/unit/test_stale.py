@@ -48,8 +48,8 @@ def buttons_to(slack: InMemoryPlatform, user: UserRef) -> list[Button]:
 
 
 async def audit_actions(store: SqlStore) -> list[str]:
-    async with store.transaction() as repo:
-        return [e.action for e in await repo.audit_entries()]
+    async with store.transaction() as tx:
+        return [e.action for e in await tx.evidence.entries()]
 
 
 async def test_first_scan_asks_every_holder_once_to_confirm_their_roles(
@@ -158,8 +158,8 @@ async def test_confirmation_is_recorded_shown_in_who_owns_and_lasts_its_review_p
     reply = await service.click(ButtonClicked(user=BOB, action=confirm.action, value=confirm.value))
 
     assert reply is not None and reply.card.title == "Confirmed"
-    async with store.transaction() as repo:
-        stored = await repo.confirmations(system="billing-router")
+    async with store.transaction() as tx:
+        stored = await tx.ownership.confirmations(system="billing-router")
     assert stored["maintainer"] == ("bob", clock.now())
     system = registry.system("billing-router")
     assert system is not None
@@ -243,8 +243,8 @@ async def test_unreachable_person_is_recorded_as_undelivered(
 
     assert report.undelivered == ["bob"]
     assert BOB.id not in digests(slack)
-    async with store.transaction() as repo:
-        entries = [e for e in await repo.audit_entries() if e.action.startswith("stale.")]
+    async with store.transaction() as tx:
+        entries = [e for e in await tx.evidence.entries() if e.action.startswith("stale.")]
     undelivered = [e for e in entries if e.action == "stale.digest_undelivered"]
     assert [e.detail["to"] for e in undelivered] == ["bob"]
 
@@ -265,8 +265,8 @@ async def test_hand_off_of_a_role_is_recorded_and_the_admins_are_asked_to_edit_t
     assert to_bob.card.title == "You are asked to take over operator of billing-router"
     (to_dana,) = slack.directs_to(DANA.id)
     assert to_dana.card.title == "Registry change needed: systems.billing-router.operator"
-    async with store.transaction() as repo:
-        (entry,) = [e for e in await repo.audit_entries() if e.action == "role.handoff_requested"]
+    async with store.transaction() as tx:
+        (entry,) = [e for e in await tx.evidence.entries() if e.action == "role.handoff_requested"]
     assert (entry.actor, entry.detail["from"], entry.detail["to"]) == ("carol", "alice", "bob")
     assert service.registry.system("billing-router").operator == "alice"  # type: ignore[union-attr]
 

@@ -40,9 +40,9 @@ async def test_a_storm_is_combined_on_one_board(
     assert len(posts) == 6  # the burst of five claims, then one board for the rest
     board = posts[-1]
     assert board.thread is None and board.card.title.startswith("Alert storm")
-    async with store.transaction() as repo:
-        alerts = await repo.open_alerts()
-        on_board = await repo.alerts_on_claim(message=board.message)
+    async with store.transaction() as tx:
+        alerts = await tx.alerts.unresolved()
+        on_board = await tx.alerts.on_claim(message=board.message)
     assert len(alerts) == 30
     assert all(a.claim is not None and a.holder in ("alice", "bob") for a in alerts)
     assert len(on_board) == 25 and all(a.claim_combined for a in on_board)
@@ -87,8 +87,8 @@ async def test_acknowledge_all_on_a_board(
     assert stranger is not None and stranger.card.title == "Acknowledged 0 alerts"
     reply = await service.click(ButtonClicked(user=ALICE, action=button.action, value=button.value))
     assert reply is not None and reply.card.title == "Acknowledged 4 alerts"
-    async with store.transaction() as repo:
-        states = {a.state for a in await repo.alerts_on_claim(message=board.message)}
+    async with store.transaction() as tx:
+        states = {a.state for a in await tx.alerts.on_claim(message=board.message)}
     assert states == {AlertState.ACKNOWLEDGED}
     clock.advance(timedelta(seconds=2))
     await service.tick()

@@ -1,0 +1,121 @@
+"""The composition root: settings -> registry and store -> platforms -> service, in that
+order, with no web application involved. `adapters.server` routes HTTP to what this builds;
+the CLI (`who-owns`, `stale-scan --dry-run`) uses it without any route.
+
+A new chat platform plugs in here: build its `bot.ports.ChatPlatform` in `_platforms` from
+the settings, then give it routes in `adapters.server.build_app`."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from adapters.actions import ActionRunner
+from adapters.background import Background
+from adapters.clock import SystemClock
+from adapters.metrics import Metrics
+from adapters.settings import Settings
+from adapters.slack.platform import SlackPlatform
+from adapters.teams.auth import TeamsConnection, connect
+from bot.ports import ChatPlatform, Clock
+from bot.registry import Registry, load_registry
+from bot.service import AccountabilityService
+from store.database import SqlStore, open_store, redacted
+from store.references import StoredReferences
+
+log = logging.getLogger(__name__)
+
+# How long a worker holds what it is sending (a claim post, an escalation step). Platform calls
+# give up well within it (see adapters.ratelimit), so a lapsed lease never sends twice.
+LEASE = timedelta(seconds=30)
+
+
+@dataclass
+class Runtime:
+    """Everything one process shares: settings, registry, store, platforms and the service."""
+
+    settings: Settings
+    registry_path: Path
+    store: SqlStore
+    service: AccountabilityService
+    metrics: Metrics
+    clock: Clock
+    platforms: dict[str, ChatPlatform] = field(default_factory=dict)
+    background: Background = field(default_factory=Background)
+    slack: SlackPlatform | None = None
+    teams: TeamsConnection | None = None
+
+    @property
+    def registry(self) -> Registry:
+        """The registry in force (reloads swap it)."""
+        return self.service.registry
+
+
+def _slack(settings: Settings, metrics: Metrics) -> SlackPlatform | None:
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    if not token:
+        if settings.slack_signing_secret or settings.slack_app_token:
+            log.warning("SLACK_BOT_TOKEN is not set; Slack stays off")
+        return None
+    return SlackPlatform(
+        token=token,
+        base_url=settings.slack_api_url,
+        # a third of the lease: an escalation step makes up to three calls
+        call_budget=LEASE.total_seconds() / 3,
+        on_rate_limited=lambda: metrics.rate_limited.labels("slack").inc(),
+    )
+
+
+def _teams(settings: Settings, store: SqlStore, clock: Clock, metrics: Metrics) -> TeamsConnection:
+    return connect(
+        settings,
+        references=StoredReferences(store),
+        clock=clock,
+        call_budget=LEASE.total_seconds() / 3,
+        on_rate_limited=lambda: metrics.rate_limited.labels("teams").inc(),
+    )
+
+
+async def build_runtime(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    run_migrations: bool = True,
+    registry: Registry | None = None,
+) -> Runtime:
+    """Load the registry (a broken one stops start-up) unless given, open the store, build
+    the platforms the settings enable, then the service over them."""
+    registry_path = Path(settings.ownership_file).absolute()
+    registry = registry or load_registry(registry_path)
+    store = await open_store(settings.database_url, run_migrations=run_migrations)
+    clock = clock or SystemClock()
+    metrics = Metrics()
+    slack = _slack(settings, metrics)
+    teams = _teams(settings, store, clock, metrics)
+    platforms: dict[str, ChatPlatform] = {}
+    if slack is not None:
+        platforms[slack.name] = slack
+    platforms[teams.platform.name] = teams.platform
+    service = AccountabilityService(
+        registry=registry,
+        store=store,
+        platforms=platforms,
+        clock=clock,
+        stop_runner=ActionRunner(workdir=registry_path.parent),
+        observer=metrics,
+        lease=LEASE,
+    )
+    log.info(
+        "runtime ready",
+        extra={
+            "registry": str(registry_path),
+            "systems": len(registry.systems),
+            "database": redacted(settings.database_url),
+            "platforms": sorted(platforms),
+        },
+    )
+    return Runtime(
+        settings, registry_path, store, service, metrics, clock, platforms, slack=slack, teams=teams
+    )

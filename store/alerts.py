@@ -1,0 +1,317 @@
+"""Alerts and their claims: the alert aggregate (alert row, claim message, acknowledgement),
+and the delivery ids that make a platform's retry count once."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, insert, or_, select, update
+
+from bot.domain import Alert, AlertState, MessageRef, StepState
+from store.sql import SessionRepository, changed, dialect_insert, table
+from store.tables import AcknowledgementRow, AlertRow, ClaimRow, EscalationStepRow, SeenEvent
+
+ALERTS = table(AlertRow)
+CLAIMS = table(ClaimRow)
+ACKNOWLEDGEMENTS = table(AcknowledgementRow)
+STEPS = table(EscalationStepRow)
+SEEN = table(SeenEvent)
+alert = ALERTS.c
+claim = CLAIMS.c
+ack = ACKNOWLEDGEMENTS.c
+
+_ALERT_COLUMNS = (
+    *ALERTS.c,
+    claim.channel.label("claim_channel"),
+    claim.message_id.label("claim_id"),
+    claim.thread.label("claim_thread"),
+    claim.combined.label("claim_combined"),
+    ack.person.label("ack_person"),
+    ack.at.label("ack_at"),
+)
+
+
+def alert_query() -> Any:
+    """Alerts with their claim message and acknowledgement, ready for `to_alert`."""
+    return (
+        select(*_ALERT_COLUMNS)
+        .select_from(ALERTS)
+        .outerjoin(CLAIMS, claim.alert_id == alert.id)
+        .outerjoin(ACKNOWLEDGEMENTS, ack.alert_id == alert.id)
+    )
+
+
+def to_alert(row: Any) -> Alert:
+    """A row of `alert_query` as the core's Alert."""
+    source = (
+        MessageRef(row.platform, row.source_channel, row.source_id, row.source_thread)
+        if row.source_id
+        else None
+    )
+    claimed = (
+        MessageRef(row.platform, row.claim_channel, row.claim_id, row.claim_thread)
+        if row.claim_id
+        else None
+    )
+    return Alert(
+        id=row.id,
+        platform=row.platform,
+        channel=row.channel,
+        system=row.system,
+        fingerprint=row.fingerprint,
+        title=row.title,
+        text=row.text,
+        state=AlertState(row.state),
+        holder=row.holder,
+        opened_at=row.opened_at,
+        link=row.link,
+        source=source,
+        claim=claimed,
+        acknowledged_by=row.ack_person,
+        acknowledged_at=row.ack_at,
+        resolved_by=row.resolved_by,
+        resolved_at=row.resolved_at,
+        held_since=row.held_since,
+        repeats=row.repeats,
+        claim_combined=bool(row.claim_combined),
+    )
+
+
+class SqlAlerts(SessionRepository):
+    """Implements bot.storage.Alerts."""
+
+    async def remember_event(self, *, key: str, at: datetime) -> bool:
+        """Record an inbound event id; False when it was seen before."""
+        stmt = (
+            dialect_insert(self.session, SEEN)
+            .values(key=key, at=at)
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(SEEN.c.key)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none() is not None
+        return (await self.session.execute(stmt)).scalar_one_or_none() is not None
+
+    async def add(
+        self,
+        *,
+        platform: str,
+        channel: str,
+        system: str | None,
+        fingerprint: str,
+        open_key: str,
+        title: str,
+        text: str,
+        holder: str | None,
+        opened_at: datetime,
+        link: str | None,
+        source: MessageRef | None,
+        claim_lease_until: datetime | None = None,
+    ) -> Alert | None:
+        """Store a new open alert; None when an open alert already has this `open_key`.
+        `claim_lease_until` reserves posting the claim for the caller until then."""
+        stmt = (
+            dialect_insert(self.session, ALERTS)
+            .values(
+                platform=platform,
+                channel=channel,
+                system=system,
+                fingerprint=fingerprint,
+                open_key=open_key,
+                title=title[:300],
+                text=text,
+                state=AlertState.OPEN.value,
+                holder=holder,
+                held_since=opened_at,
+                opened_at=opened_at,
+                link=link,
+                source_channel=source.channel if source else None,
+                source_id=source.id if source else None,
+                source_thread=source.thread if source else None,
+                repeats=0,
+            )
+            .on_conflict_do_nothing(index_elements=["open_key"])
+            .returning(alert.id)
+        )
+        alert_id = (await self.session.execute(stmt)).scalar_one_or_none()
+        if alert_id is None:
+            return None
+        await self.session.execute(
+            insert(CLAIMS).values(alert_id=alert_id, lease_until=claim_lease_until)
+        )
+        return Alert(  # what was just written: no need to read it back
+            id=alert_id,
+            platform=platform,
+            channel=channel,
+            system=system,
+            fingerprint=fingerprint,
+            title=title[:300],
+            text=text,
+            state=AlertState.OPEN,
+            holder=holder,
+            opened_at=opened_at,
+            link=link,
+            source=source,
+            held_since=opened_at,
+        )
+
+    async def count_repeat(self, *, open_key: str) -> Alert | None:
+        """Count one more delivery on the open alert with this key and return it."""
+        alert_id = (
+            await self.session.execute(
+                update(ALERTS)
+                .where(alert.open_key == open_key)
+                .values(repeats=alert.repeats + 1)
+                .returning(alert.id)
+            )
+        ).scalar_one_or_none()
+        return await self.get(alert_id=alert_id) if alert_id is not None else None
+
+    async def get_many(self, *, alert_ids: Collection[int]) -> dict[int, Alert]:
+        """Several alerts by id, in one query."""
+        if not alert_ids:
+            return {}
+        rows = await self.session.execute(alert_query().where(alert.id.in_(list(alert_ids))))
+        return {r.id: to_alert(r) for r in rows}
+
+    async def open_with_key(self, *, open_key: str) -> Alert | None:
+        """The open (not resolved) alert with this key, if any."""
+        row = (await self.session.execute(alert_query().where(alert.open_key == open_key))).first()
+        return to_alert(row) if row else None
+
+    async def get(self, *, alert_id: int) -> Alert | None:
+        """One alert by id."""
+        row = (await self.session.execute(alert_query().where(alert.id == alert_id))).first()
+        return to_alert(row) if row else None
+
+    async def unresolved(self, *, system: str | None = None) -> list[Alert]:
+        """Alerts not yet resolved, oldest first, optionally for one system."""
+        query = alert_query().where(alert.state != AlertState.RESOLVED.value)
+        if system is not None:
+            query = query.where(alert.system == system)
+        rows = await self.session.execute(query.order_by(alert.id))
+        return [to_alert(r) for r in rows]
+
+    async def take_claim_post(self, *, alert_id: int, now: datetime, lease: timedelta) -> bool:
+        """Lease the right to post this alert's claim; False if posted or leased elsewhere."""
+        result = await self.session.execute(
+            update(CLAIMS)
+            .where(
+                claim.alert_id == alert_id,
+                claim.message_id.is_(None),
+                or_(claim.lease_until.is_(None), claim.lease_until < now),
+            )
+            .values(lease_until=now + lease)
+        )
+        return changed(result) > 0
+
+    async def unposted_claims(self, *, now: datetime, limit: int) -> list[int]:
+        """Ids of alerts whose claim was never posted and whose posting lease has lapsed."""
+        rows = await self.session.execute(
+            select(claim.alert_id)
+            .join(ALERTS, alert.id == claim.alert_id)
+            .where(
+                claim.message_id.is_(None),
+                claim.lease_until.is_not(None),
+                claim.lease_until < now,
+                alert.state != AlertState.RESOLVED.value,
+            )
+            .order_by(claim.alert_id)
+            .limit(limit)
+        )
+        return [r.alert_id for r in rows]
+
+    async def set_claim(
+        self, *, alert_id: int, message: MessageRef, combined: bool = False
+    ) -> bool:
+        """Remember where the claim message lives (a storm board when `combined`); False
+        when another worker's claim message was recorded first."""
+        result = await self.session.execute(
+            update(CLAIMS)
+            .where(claim.alert_id == alert_id, claim.message_id.is_(None))
+            .values(
+                channel=message.channel,
+                message_id=message.id,
+                thread=message.thread,
+                combined=combined,
+                posted_at=func.now(),
+                lease_until=None,
+            )
+        )
+        return changed(result) > 0
+
+    async def on_claim(self, *, message: MessageRef) -> list[Alert]:
+        """Every alert whose claim is this message (one, or a storm board's many)."""
+        rows = await self.session.execute(
+            alert_query()
+            .where(claim.message_id == message.id, claim.channel == message.channel)
+            .order_by(alert.id)
+        )
+        return [to_alert(r) for r in rows]
+
+    async def change_state(
+        self,
+        *,
+        alert_id: int,
+        to: AlertState,
+        person: str,
+        at: datetime,
+        allowed_from: Sequence[AlertState],
+    ) -> Alert | None:
+        """Move an alert to `to` only from `allowed_from`; one winner among racing clicks."""
+        values: dict[str, Any] = {"state": to.value}
+        if to == AlertState.RESOLVED:
+            values.update(resolved_by=person, resolved_at=at, open_key=None)
+        elif to == AlertState.ACKNOWLEDGED:
+            values.update(holder=person, held_since=at)
+        result = await self.session.execute(
+            update(ALERTS)
+            .where(alert.id == alert_id, alert.state.in_([s.value for s in allowed_from]))
+            .values(**values)
+        )
+        if not changed(result):
+            return None
+        if to == AlertState.ACKNOWLEDGED:
+            await self.session.execute(
+                insert(ACKNOWLEDGEMENTS).values(alert_id=alert_id, person=person, at=at)
+            )
+        await self.session.execute(
+            update(STEPS)
+            .where(STEPS.c.alert_id == alert_id, STEPS.c.state == StepState.PENDING.value)
+            .values(state=StepState.CANCELLED.value, lease_token=None, lease_until=None)
+        )
+        return await self.get(alert_id=alert_id)
+
+    async def hand_off(self, *, alert_id: int, to: str, at: datetime) -> Alert | None:
+        """Give an unresolved alert to another person; None if it is resolved."""
+        result = await self.session.execute(
+            update(ALERTS)
+            .where(alert.id == alert_id, alert.state != AlertState.RESOLVED.value)
+            .values(holder=to, held_since=at)
+        )
+        if not changed(result):
+            return None
+        return await self.get(alert_id=alert_id)
+
+    async def unowned(self, *, since: datetime | None) -> list[Alert]:
+        """Alerts no system matched, opened at or after `since` (all when None), oldest first."""
+        query = alert_query().where(alert.system.is_(None))
+        if since is not None:
+            query = query.where(alert.opened_at >= since)
+        rows = await self.session.execute(query.order_by(alert.opened_at, alert.id))
+        return [to_alert(r) for r in rows]
+
+    async def unresolved_counts(self) -> dict[str | None, int]:
+        """Unresolved alerts per system (None: unowned)."""
+        rows = await self.session.execute(
+            select(alert.system, func.count())
+            .where(alert.state != AlertState.RESOLVED.value)
+            .group_by(alert.system)
+        )
+        return {system: int(count) for system, count in rows}
+
+    async def forget_events_before(self, *, before: datetime) -> int:
+        """Drop delivery ids older than any platform retries (housekeeping)."""
+        result = await self.session.execute(delete(SEEN).where(SEEN.c.at < before))
+        return changed(result)
