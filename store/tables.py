@@ -175,3 +175,26 @@ class AuditHeadRow(SQLModel, table=True):
     id: int = Field(primary_key=True)
     seq: int
     hash: str = Field(max_length=64)
+
+
+class InboxDeliveryRow(SQLModel, table=True):
+    """A delivery recorded before it was answered (store/inbox.py). The unique key dedups a
+    platform's redeliveries; `done_at` is set in the same transaction as the processing's own
+    writes; `lease_*` hand a pending delivery to one worker at a time."""
+
+    __tablename__ = "inbox_delivery"
+    __table_args__ = (
+        UniqueConstraint("platform", "delivery_id", name="uq_inbox_delivery_key"),
+        # Pending work (done_at IS NULL) in arrival order, and done rows by age for pruning.
+        Index("ix_inbox_delivery_done", "done_at", "id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    delivery_id: str = Field(max_length=255)
+    kind: str = Field(max_length=32)
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    received_at: datetime = _time()
+    attempts: int = 0
+    lease_token: str | None = Field(default=None, max_length=32)
+    lease_until: datetime | None = _time(nullable=True)
+    done_at: datetime | None = _time(nullable=True)
