@@ -20,7 +20,7 @@ from typing import Any
 
 import psycopg
 
-from adapters.fake import SystemClock
+from adapters.clock import SystemClock
 from bench.common import PG_URL, report, summary
 from bench.storm import event_body
 from store.database import make_engine, migrate

@@ -14,7 +14,7 @@ from datetime import timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from adapters.fake import SystemClock
+from adapters.clock import SystemClock
 from store.database import make_engine
 from store.inbox import Inbox
 

@@ -16,7 +16,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from adapters.fake import ManualClock, SystemClock
+from adapters.clock import SystemClock
+from adapters.fake import ManualClock
 from store.database import SqlStore, make_engine
 from store.inbox import Inbox, Lease, LeaseLost, RecordFailed, delivery_key
 from tests.conftest import PG_URL, ROOT
