@@ -4,7 +4,7 @@ Nothing here commits: the Store's transaction does, when its block ends without 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -35,8 +35,41 @@ class StepView:
     state: StepState
 
 
+@dataclass(frozen=True)
+class NewAlert:
+    """An alert to open, as a batch of deliveries hands it to `Alerts.add_many`."""
+
+    platform: str
+    channel: str
+    system: str | None
+    fingerprint: str
+    open_key: str
+    title: str
+    text: str
+    holder: str | None
+    opened_at: datetime
+    link: str | None
+    source: MessageRef | None
+
+
 class Alerts(Protocol):
     """Alerts with their claim messages and acknowledgements, and inbound delivery ids."""
+
+    async def remember_events(self, *, keys: Sequence[str], at: datetime) -> set[str]:
+        """Record inbound event ids in one statement; the ones not seen before."""
+        ...
+
+    async def add_many(
+        self, *, alerts: Sequence[NewAlert], claim_lease_until: datetime | None
+    ) -> dict[str, Alert]:
+        """Open alerts (distinct open keys) with multi-row statements; the ones opened, by
+        open key (the others already have an open alert)."""
+        ...
+
+    async def count_repeats(self, *, counts: Mapping[str, int]) -> dict[str, Alert]:
+        """Count further deliveries on the open alerts with these keys; those alerts by key
+        (a key missing from the answer has no open alert any more)."""
+        ...
 
     async def remember_event(self, *, key: str, at: datetime) -> bool:
         """Record an inbound event id; False when it was seen before."""
@@ -97,6 +130,13 @@ class Alerts(Protocol):
         when another worker's claim message was recorded first."""
         ...
 
+    async def set_claims(
+        self, *, alert_ids: Collection[int], message: MessageRef, combined: bool
+    ) -> set[int]:
+        """Put several alerts' claims on one message (a storm board) in one statement; the
+        ids recorded (the others' claims were recorded elsewhere first)."""
+        ...
+
     async def on_claim(self, *, message: MessageRef) -> list[Alert]:
         """Every alert whose claim is this message (one, or a storm board's many)."""
         ...
@@ -136,6 +176,10 @@ class Steps(Protocol):
 
     async def add(self, *, alert_id: int, steps: Sequence[PlannedStep]) -> None:
         """Copy an escalation map onto an alert."""
+        ...
+
+    async def add_many(self, *, steps: Mapping[int, Sequence[PlannedStep]]) -> None:
+        """Copy escalation maps onto several alerts (by alert id) in one statement."""
         ...
 
     async def of_alert(self, *, alert_id: int) -> list[StepView]:

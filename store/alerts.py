@@ -3,13 +3,14 @@ and the delivery ids that make a platform's retry count once."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 
 from bot.domain import Alert, AlertState, MessageRef, StepState
+from bot.storage import NewAlert
 from store.sql import SessionRepository, changed, dialect_insert, table
 from store.tables import AcknowledgementRow, AlertRow, ClaimRow, EscalationStepRow, SeenEvent
 
@@ -91,7 +92,92 @@ class SqlAlerts(SessionRepository):
             .returning(SEEN.c.key)
         )
         return (await self.session.execute(stmt)).scalar_one_or_none() is not None
-        return (await self.session.execute(stmt)).scalar_one_or_none() is not None
+
+    async def remember_events(self, *, keys: Sequence[str], at: datetime) -> set[str]:
+        """Record inbound event ids in one statement; the ones not seen before."""
+        if not keys:
+            return set()
+        stmt = (
+            dialect_insert(self.session, SEEN)
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(SEEN.c.key)
+        )
+        rows = await self.session.execute(stmt, [{"key": k, "at": at} for k in dict.fromkeys(keys)])
+        return {key for (key,) in rows}
+
+    async def add_many(
+        self, *, alerts: Sequence[NewAlert], claim_lease_until: datetime | None
+    ) -> dict[str, Alert]:
+        """Open alerts (distinct open keys) with multi-row statements; the ones opened, by
+        open key (the others already have an open alert)."""
+        if not alerts:
+            return {}
+        stmt = (
+            dialect_insert(self.session, ALERTS)
+            .on_conflict_do_nothing(index_elements=["open_key"])
+            .returning(alert.id, alert.open_key)
+        )
+        rows = [
+            {
+                "platform": a.platform,
+                "channel": a.channel,
+                "system": a.system,
+                "fingerprint": a.fingerprint,
+                "open_key": a.open_key,
+                "title": a.title[:300],
+                "text": a.text,
+                "state": AlertState.OPEN.value,
+                "holder": a.holder,
+                "held_since": a.opened_at,
+                "opened_at": a.opened_at,
+                "link": a.link,
+                "source_channel": a.source.channel if a.source else None,
+                "source_id": a.source.id if a.source else None,
+                "source_thread": a.source.thread if a.source else None,
+                "repeats": 0,
+            }
+            for a in alerts
+        ]
+        ids = {key: alert_id for alert_id, key in await self.session.execute(stmt, rows)}
+        if not ids:
+            return {}
+        await self.session.execute(
+            insert(CLAIMS),
+            [{"alert_id": i, "lease_until": claim_lease_until} for i in ids.values()],
+        )
+        return {  # what was just written: no need to read it back
+            a.open_key: Alert(
+                id=ids[a.open_key],
+                platform=a.platform,
+                channel=a.channel,
+                system=a.system,
+                fingerprint=a.fingerprint,
+                title=a.title[:300],
+                text=a.text,
+                state=AlertState.OPEN,
+                holder=a.holder,
+                opened_at=a.opened_at,
+                link=a.link,
+                source=a.source,
+                held_since=a.opened_at,
+            )
+            for a in alerts
+            if a.open_key in ids
+        }
+
+    async def count_repeats(self, *, counts: Mapping[str, int]) -> dict[str, Alert]:
+        """Count further deliveries on the open alerts with these keys; those alerts by key
+        (a key missing from the answer has no open alert any more)."""
+        if not counts:
+            return {}
+        await self.session.execute(
+            update(ALERTS)
+            .where(alert.open_key == bindparam("key"))
+            .values(repeats=alert.repeats + bindparam("more")),
+            [{"key": key, "more": more} for key, more in counts.items()],
+        )
+        rows = await self.session.execute(alert_query().where(alert.open_key.in_(list(counts))))
+        return {r.open_key: to_alert(r) for r in rows}
 
     async def add(
         self,
@@ -240,6 +326,28 @@ class SqlAlerts(SessionRepository):
             )
         )
         return changed(result) > 0
+
+    async def set_claims(
+        self, *, alert_ids: Collection[int], message: MessageRef, combined: bool
+    ) -> set[int]:
+        """Put several alerts' claims on one message (a storm board) in one statement; the
+        ids recorded (the others' claims were recorded elsewhere first)."""
+        if not alert_ids:
+            return set()
+        result = await self.session.execute(
+            update(CLAIMS)
+            .where(claim.alert_id.in_(list(alert_ids)), claim.message_id.is_(None))
+            .values(
+                channel=message.channel,
+                message_id=message.id,
+                thread=message.thread,
+                combined=combined,
+                posted_at=func.now(),
+                lease_until=None,
+            )
+            .returning(claim.alert_id)
+        )
+        return {alert_id for (alert_id,) in result}
 
     async def on_claim(self, *, message: MessageRef) -> list[Alert]:
         """Every alert whose claim is this message (one, or a storm board's many)."""

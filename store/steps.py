@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,21 +25,24 @@ class SqlSteps(SessionRepository):
 
     async def add(self, *, alert_id: int, steps: Sequence[PlannedStep]) -> None:
         """Copy an escalation map onto an alert."""
-        if steps:
-            await self.session.execute(
-                insert(STEPS),
-                [
-                    {
-                        "alert_id": alert_id,
-                        "position": s.position,
-                        "person": s.person,
-                        "label": s.label,
-                        "due_at": s.due_at,
-                        "state": StepState.PENDING.value,
-                    }
-                    for s in steps
-                ],
-            )
+        await self.add_many(steps={alert_id: steps})
+
+    async def add_many(self, *, steps: Mapping[int, Sequence[PlannedStep]]) -> None:
+        """Copy escalation maps onto several alerts (by alert id) in one statement."""
+        rows = [
+            {
+                "alert_id": alert_id,
+                "position": s.position,
+                "person": s.person,
+                "label": s.label,
+                "due_at": s.due_at,
+                "state": StepState.PENDING.value,
+            }
+            for alert_id, planned in steps.items()
+            for s in planned
+        ]
+        if rows:
+            await self.session.execute(insert(STEPS), rows)
 
     async def of_alert(self, *, alert_id: int) -> list[StepView]:
         """The alert's copied escalation steps, in order."""
