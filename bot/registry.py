@@ -7,6 +7,7 @@ line, because the people who fix a registry read the message in a CI log, not in
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -15,6 +16,8 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
+
+from bot.rules import Matcher, Rule, RuleError, compile_rule
 
 ROLES = ("operator", "maintainer", "steward")
 GROUP_WORDS = frozenset(
@@ -276,7 +279,7 @@ class SystemView:
     stop_authority: str
     review_every: timedelta
     ack_by: AckPolicy
-    match: tuple[re.Pattern[str], ...]
+    match: tuple[Rule, ...]
     channels: tuple[ChannelId, ...]
     escalation: tuple[EscalationEntry, ...]
     stop: WebhookAction | CommandAction | None
@@ -306,6 +309,19 @@ class Registry:
     channels: tuple[WatchedChannel, ...]
     admins: tuple[str, ...]
     warnings: tuple[Problem, ...] = field(default=())
+    source_text: str = field(default="", repr=False)
+    matcher: Matcher = field(default_factory=lambda: Matcher(()), compare=False, repr=False)
+
+    @functools.cached_property
+    def version(self) -> str:
+        """sha256 (hex) of the exact text this registry was loaded from: the store keeps each
+        version, and a review re-loads the registry as it was."""
+        return hashlib.sha256(self.source_text.encode("utf-8", "surrogatepass")).hexdigest()
+
+    @functools.cached_property
+    def ordered(self) -> tuple[SystemView, ...]:
+        """Systems in file order; the matcher answers indexes into this tuple."""
+        return tuple(self.systems.values())
 
     def system(self, system_id: str) -> SystemView | None:
         """The system with this id, or None."""
@@ -338,6 +354,16 @@ class Registry:
             order = listed + tuple(s for s in self.systems.values() if s not in listed)
             cache[channel] = order
         return order
+
+    def listed_in(self, channel: ChannelId) -> frozenset[int]:
+        """Indexes (into `ordered`) of the systems that list this channel. Cached per channel."""
+        cache = self.__dict__.setdefault("_listed_in", {})
+        found: frozenset[int] | None = cache.get(channel)
+        if found is None:
+            listed = {s.id for s in self._listing.get(channel, ())}
+            found = frozenset(i for i, s in enumerate(self.ordered) if s.id in listed)
+            cache[channel] = found
+        return found
 
     def fallback_for(self, channel: ChannelId) -> str | None:
         """The fallback owner of a watched channel, if the registry names one."""
@@ -394,9 +420,12 @@ def load_registry(path: str | Path) -> Registry:
     """Read, parse and validate a registry file; raise RegistryError naming every problem."""
     name = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        # Bytes, not read_text: newline translation would change the text (and its version).
+        text = Path(path).read_bytes().decode("utf-8")
     except OSError as exc:
         raise RegistryError([Problem(name, f"cannot read the file: {exc.strerror}")]) from exc
+    except UnicodeDecodeError as exc:
+        raise RegistryError([Problem(name, f"the file is not UTF-8 text: {exc}")]) from exc
     return parse_registry(text, source=name)
 
 
@@ -415,7 +444,7 @@ def parse_registry(text: str, *, source: str) -> Registry:
         model = RegistryModel.model_validate(data)
     except ValidationError as exc:
         raise RegistryError([_from_pydantic(err, source, lines) for err in exc.errors()]) from exc
-    return _cross_check(model, source, lines)
+    return _cross_check(model, source, lines, text)
 
 
 def _locate(path: tuple[Any, ...], source: str, lines: _Lines) -> dict[str, Any]:
@@ -439,7 +468,7 @@ def _from_pydantic(err: Any, source: str, lines: _Lines) -> Problem:
     return Problem(message=message, **_locate(path, source, lines))
 
 
-def _cross_check(model: RegistryModel, source: str, lines: _Lines) -> Registry:
+def _cross_check(model: RegistryModel, source: str, lines: _Lines, text: str) -> Registry:
     problems: list[Problem] = []
     warnings: list[Problem] = []
     people = model.people
@@ -510,14 +539,16 @@ def _cross_check(model: RegistryModel, source: str, lines: _Lines) -> Registry:
         elif "stop_authority" not in spec.model_fields_set and "steward" in roles:
             roles["stop_authority"] = roles["steward"]
 
-        patterns: list[re.Pattern[str]] = []
+        patterns: list[Rule] = []
         for i, pattern in enumerate(spec.match):
             try:
-                patterns.append(re.compile(pattern, re.IGNORECASE))
-            except re.error as exc:
+                patterns.append(compile_rule(pattern))
+            except RuleError as exc:
                 problems.append(
                     Problem(
-                        message=f"match rule {pattern!r} is not a regular expression: {exc}",
+                        message=(
+                            f"match rule {pattern!r} is not a regular expression RE2 can run: {exc}"
+                        ),
                         **_locate((*base, "match", i), source, lines),
                     )
                 )
@@ -589,6 +620,13 @@ def _cross_check(model: RegistryModel, source: str, lines: _Lines) -> Registry:
         )
     if problems:
         raise RegistryError(problems)
+    try:
+        matcher = Matcher(
+            (i, rule) for i, view in enumerate(views.values()) for rule in view.match
+        )
+    except RuleError as exc:
+        where = _locate(("systems",), source, lines)
+        raise RegistryError([Problem(message=str(exc), **where)]) from exc
     return Registry(
         source=source,
         people=dict(people),
@@ -596,4 +634,6 @@ def _cross_check(model: RegistryModel, source: str, lines: _Lines) -> Registry:
         channels=tuple(model.channels),
         admins=tuple(model.admins),
         warnings=tuple(warnings),
+        source_text=text,
+        matcher=matcher,
     )

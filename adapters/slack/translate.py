@@ -13,10 +13,14 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
+import re2
+
 from bot.cards import Button, Card, Inline, Line, Mention
 from bot.domain import MessageRef, UserRef
 from bot.events import AlertSeen, ButtonClicked, Command, CommandGiven
 from bot.matching import status_of
+from bot.text import TEXT_CAP, clean
+from bot.text import options as text_options
 
 PLATFORM = "slack"
 
@@ -73,12 +77,16 @@ def link_target(url: str) -> str:
 _USER_ID = re.compile(r"[A-Z0-9]+")
 
 
-_LINK = re.compile(r"<([^<>|]*)(?:\|([^<>]*))?>")
-_LEADING_EMOJI = re.compile(r"^\s*(?::[a-z0-9_+'-]+:\s*)+", re.IGNORECASE)
+# RE2 (linear) patterns: this text comes from anyone who can post in a watched channel.
+_LINK = re2.compile(r"<([^<>|]*)(?:\|([^<>]*))?>", text_options())
+_LEADING_EMOJI = re2.compile(
+    r"^[\s\v]*(?::[a-z0-9_+'-]+:[\s\v]*)+", text_options(case_sensitive=False)
+)
 
 
-def _link_text(match: re.Match[str]) -> str:
-    target, label = match.group(1), match.group(2)
+def _link_text(match: Any) -> str:
+    target: str = match.group(1)
+    label: str | None = match.group(2)
     if target.startswith("!"):
         # <!here>, <!channel>: noise for matching; <!date^…|fallback>, <!subteam^…|@x>: label
         return label or ""
@@ -88,9 +96,14 @@ def _link_text(match: re.Match[str]) -> str:
 def plain(text: str) -> str:
     """Slack mrkdwn as plain text: links to their labels, broadcasts dropped, entities decoded,
     a leading emoji shortcode removed (status words often follow one)."""
-    out = _LINK.sub(_link_text, text)
+    out: str = _LINK.sub(_link_text, clean(text)) if "<" in text else clean(text)
     out = html.unescape(out)
-    return "\n".join(_LEADING_EMOJI.sub("", line).rstrip() for line in out.splitlines())
+    return "\n".join(_without_emoji(line).rstrip() for line in out.splitlines())
+
+
+def _without_emoji(line: str) -> str:
+    found = _LEADING_EMOJI.match(line) if ":" in line else None
+    return line[found.end() :] if found else line
 
 
 # ---- inbound: alert messages -------------------------------------------------------------
@@ -174,7 +187,12 @@ def message_text(message: Mapping[str, Any]) -> str:
     raw.extend(_block_lines(_list(message.get("blocks"))))
     lines: list[str] = []
     seen: set[str] = set()
-    for chunk in raw:
+    budget = TEXT_CAP  # characters read in all: past it, nothing more is looked at
+    for whole in raw:
+        if budget <= 0:
+            break
+        chunk = whole[:budget]
+        budget -= len(chunk)
         for line in plain(chunk).splitlines():
             key = " ".join(line.split()).lower()
             if not key:

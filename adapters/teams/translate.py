@@ -6,7 +6,6 @@ outbound cards are Adaptive Card JSON. A move to another Teams SDK keeps this fi
 
 from __future__ import annotations
 
-import html
 import re
 from dataclasses import dataclass
 from typing import Any, get_args
@@ -15,6 +14,8 @@ from urllib.parse import urlsplit
 from bot.cards import Button, Card, Mention
 from bot.domain import MessageRef, UserRef
 from bot.events import AlertSeen, ButtonClicked, Command, CommandGiven
+from bot.text import clean as clean_text
+from bot.text import html_to_text as plain_lines
 
 PLATFORM = "teams"
 ADAPTIVE = "application/vnd.microsoft.card.adaptive"
@@ -37,8 +38,6 @@ _COMMANDS: dict[str, Command] = {
     "help": "help",
     "?": "help",
 }
-_TAG = re.compile(r"<[^>]+>")
-_BREAK = re.compile(r"<\s*(br|/p|/div|/li|/h\d)\s*/?>", re.IGNORECASE)
 _TEXT_KEYS = frozenset(
     {"title", "subtitle", "text", "activityTitle", "activitySubtitle", "activityText", "summary"}
 )
@@ -239,11 +238,9 @@ def _without_bot_mention(text: str, entities: list[Any], bot_id: str) -> tuple[s
 
 
 def html_to_text(value: str) -> str:
-    """Teams sends HTML (`<p>`, `<at>`, `&nbsp;`); keep the words and the line breaks."""
-    value = _BREAK.sub("\n", value)
-    value = html.unescape(_TAG.sub("", value)).replace("\xa0", " ")
-    lines = [re.sub(r"[ \t]+", " ", ln).strip() for ln in value.splitlines()]
-    return "\n".join(ln for ln in lines if ln)
+    """Teams sends HTML (`<p>`, `<at>`, `&nbsp;`); keep the words and the line breaks.
+    Capped and linear (`bot.text`): `<[^>]+>` was quadratic on a post of many `<`."""
+    return plain_lines(value)
 
 
 def alert_text(inbound: Inbound, raw: dict[str, Any]) -> str:
@@ -264,7 +261,7 @@ def alert_text(inbound: Inbound, raw: dict[str, Any]) -> str:
         if part and part not in seen:
             seen.add(part)
             unique.append(part)
-    return "\n".join(unique)
+    return clean_text("\n".join(unique))
 
 
 def _card_strings(node: Any, depth: int = 0) -> list[str]:

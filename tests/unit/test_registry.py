@@ -3,6 +3,7 @@ fixture whose message names the file, the system, the field and the line."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from bot.registry import (
     format_duration,
     load_registry,
     parse_duration,
+    parse_registry,
 )
 from tests.conftest import EXAMPLE, SHARED_EXAMPLE
 
@@ -178,3 +180,42 @@ def test_two_people_with_one_email_are_refused(tmp_path: Path) -> None:
     (problem,) = caught.value.problems
     assert (problem.field, problem.line) == ("people.bob.email", 4)
     assert "already the email of 'alice'" in problem.message
+
+
+def test_rules_re2_cannot_run_are_located() -> None:
+    path = FIXTURES / "re2_rejects.yaml"
+    with pytest.raises(RegistryError) as caught:
+        load_registry(path)
+    found = [(p.system, p.field, p.line, p.message) for p in caught.value.problems]
+    assert [(s, f, ln) for s, f, ln, _ in found] == [
+        ("billing-router", f"match.{i}", 12 + i) for i in range(1, 6)
+    ]
+    reasons = [m for *_, m in found]
+    assert all("is not a regular expression RE2 can run" in m for m in reasons)
+    assert "backreferences are not supported" in reasons[0]
+    assert "look-ahead is not supported" in reasons[1]
+    assert "look-behind is not supported" in reasons[2]
+    assert "RE2 writes the end of the text as \\z" in reasons[3]
+    assert str(caught.value).startswith(
+        f"{path}:13: error: system 'billing-router' field 'match.1': match rule"
+    )
+
+
+def test_version_is_the_hash_of_the_exact_text(tmp_path: Path) -> None:
+    text = EXAMPLE.read_text(encoding="utf-8").replace("\n", "\r\n")
+    path = tmp_path / "crlf.yaml"
+    path.write_bytes(text.encode("utf-8"))
+    registry = load_registry(path)
+    assert registry.source_text == text
+    assert registry.version == hashlib.sha256(path.read_bytes()).hexdigest()
+    again = parse_registry(registry.source_text, source="stored version")
+    assert again.version == registry.version and again.systems == registry.systems
+    edited = parse_registry(text.replace("review_every: 30d", "review_every: 31d"), source="x")
+    assert edited.version != registry.version
+
+
+def test_a_file_that_is_not_utf8_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("people: {é: 1}".encode("latin-1"))
+    with pytest.raises(RegistryError, match="not UTF-8"):
+        load_registry(path)
