@@ -10,10 +10,10 @@ from collections.abc import Sequence
 
 from adapters import logs
 from adapters.settings import Settings
+from bot.commands import close_matches
 from bot.diagnostics import check_report, escalation_map
 from bot.evidence import canonical_time, verify_chain
 from bot.registry import Registry, RegistryError, load_registry
-from bot.service import close_matches
 
 
 def _registry(settings: Settings) -> Registry:
@@ -174,13 +174,12 @@ def cmd_stale_scan(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     from adapters.runtime import build_runtime
     from adapters.scheduling import ScheduleError, period_of, stale_trigger
-    from bot.stale import scan
 
     async def run() -> str:
         runtime = await build_runtime(settings)
         try:
             period = period_of(stale_trigger(settings), runtime.clock.now())
-            report = await scan(runtime.service, period=period, dry_run=True)
+            report = await runtime.service.stale_scan(period=period, dry_run=True)
         finally:
             await runtime.store.close()
         return report.text(runtime.registry)

@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from bot.cards import Card
-from bot.domain import MessageRef, UserRef
+from bot.domain import AlertTaken, MessageRef, UserRef
+from bot.events import AlertSeen
 from bot.ports import PlatformError
+from bot.service import AccountabilityService
 
 
 @dataclass
@@ -131,3 +133,12 @@ class ManualClock:
     def set(self, at: datetime) -> None:
         """Jump to a time."""
         self._now = at
+
+
+async def deliver(service: AccountabilityService, event: AlertSeen) -> AlertTaken:
+    """Deliver an inbound message the way every chat adapter does: admit and store it (the
+    platform would be answered here), then post or update its claim. Tests and benchmarks
+    drive the core through this, the production path, never around it."""
+    taken = await service.take_alert(event)
+    await service.publish(taken)
+    return taken

@@ -26,10 +26,11 @@ from adapters.intake_formats import (
     parse_generic,
     parse_grafana,
 )
+from bot.commands import close_matches
+from bot.domain import AlertTaken
 from bot.events import AlertSeen
 from bot.matching import match_system
 from bot.registry import ChannelId, Registry, SystemView
-from bot.service import AlertTaken, close_matches
 
 if TYPE_CHECKING:
     from adapters.runtime import Runtime

@@ -179,7 +179,7 @@ class Jobs:
     async def _stale_scan(self) -> None:
         period = period_of(self.trigger, self.runtime.clock.now())
         try:
-            report = await stale.scan(self.runtime.service, period=period)
+            report = await self.runtime.service.stale_scan(period=period)
         except Exception:
             log.exception("stale-ownership scan failed", extra={"period": period})
             return

@@ -152,3 +152,19 @@ class AuditEntry:
     detail: dict[str, object]
     prev_hash: str
     hash: str
+
+
+Outcome = Literal[
+    "claimed", "unowned", "repeat", "resolved", "duplicate", "ignored", "not_an_alert"
+]
+
+
+@dataclass(frozen=True)
+class AlertTaken:
+    """What happened to an inbound message; `alert` is None for duplicates, ignores and
+    messages that are not alerts."""
+
+    outcome: Outcome
+    alert: Alert | None = None
+    system: str | None = None
+    holder: str | None = None

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
-from bot.cards import Mention
+from bot.cards import Card, Mention
 from bot.domain import UserRef
 from bot.ports import ChatPlatform, PlatformError
 from bot.registry import Registry
@@ -95,3 +95,20 @@ class People:
             log.warning("no mention of %s on %s for now: %s", person, platform, exc)
             user = None
         return Mention(self.name(person), user)
+
+    async def deliver(self, *, person: str, card: Card, prefer: Sequence[str] = ()) -> str | None:
+        """Send a card to a person directly on the first platform that reaches them
+        (`prefer` first); the platform used, or None when none could."""
+        order = [p for p in prefer if p in self._platforms]
+        order += [p for p in sorted(self._platforms) if p not in order]
+        for platform in order:
+            try:
+                user = await self.user(person, platform=platform)
+                if user is None:
+                    continue
+                await self._platforms[platform].direct(user=user, card=card)
+            except PlatformError as exc:
+                log.warning("could not reach %s on %s: %s", person, platform, exc)
+                continue
+            return platform
+        return None

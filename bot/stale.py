@@ -14,18 +14,16 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Literal
+from datetime import datetime
+from typing import Literal
 
 from bot import cards, render
-from bot.cards import Button, Card, Line, Reply
+from bot.cards import Button, Card, Line
+from bot.context import Context
 from bot.domain import BOT, AlertState, StepState
-from bot.events import ButtonClicked
 from bot.ports import PlatformError
-from bot.registry import Registry, SystemView, format_duration
-
-if TYPE_CHECKING:
-    from bot.service import AccountabilityService
+from bot.registry import Registry, SystemView
+from bot.roles import unconfirmed
 
 log = logging.getLogger(__name__)
 
@@ -115,23 +113,23 @@ def _role(role: str) -> str:
     return role.replace("_", " ")
 
 
-def _platforms_for(service: AccountabilityService, system: SystemView) -> list[str]:
+def _platforms_for(context: Context, system: SystemView) -> list[str]:
     """Where a system's people must be reachable: the configured platforms of its channels
     (every configured platform for a system that lists no channel)."""
     if system.channels:
-        return sorted({c.platform for c in system.channels if c.platform in service.platforms})
-    return sorted(service.platforms)
+        return sorted({c.platform for c in system.channels if c.platform in context.platforms})
+    return sorted(context.platforms)
 
 
-async def _standing(service: AccountabilityService, person: str, platform: str) -> Standing:
+async def _standing(context: Context, person: str, platform: str) -> Standing:
     """Whether the platform knows this person and says they are active."""
-    if person not in service.registry.people:
+    if person not in context.registry.people:
         return "unknown"
     try:
-        user = await service.people.user(person, platform=platform)
+        user = await context.people.user(person, platform=platform)
         if user is None:
             return "unknown"
-        active = await service.platforms[platform].user_active(user=user)
+        active = await context.platforms[platform].user_active(user=user)
     except PlatformError as exc:
         # A platform that cannot answer today must not make someone look gone.
         log.warning("could not check %s on %s: %s", person, platform, exc)
@@ -139,24 +137,10 @@ async def _standing(service: AccountabilityService, person: str, platform: str) 
     return "deactivated" if active is False else "ok"
 
 
-def unconfirmed(
-    person: str, confirmed: tuple[str, datetime] | None, *, every: timedelta, now: datetime
-) -> str | None:
-    """Why a role's holder counts as unconfirmed (None when they confirmed in time): never
-    by this holder, or not within the review period."""
-    if confirmed is None or confirmed[0] != person:
-        return "never confirmed"
-    if now - confirmed[1] > every:
-        return f"last confirmed {render.when(confirmed[1])}, review every {format_duration(every)}"
-    return None
-
-
-async def find(
-    service: AccountabilityService, *, now: datetime, since: datetime | None
-) -> list[Finding]:
+async def find(context: Context, *, now: datetime, since: datetime | None) -> list[Finding]:
     """Everything stale right now. Reads the store first, then asks the platforms."""
-    registry = service.registry
-    async with service.store.transaction() as tx:
+    registry = context.registry
+    async with context.store.transaction() as tx:
         confirmations = {
             sid: await tx.ownership.confirmations(system=sid) for sid in registry.systems
         }
@@ -171,14 +155,14 @@ async def find(
     for system in registry.systems.values():
         for role, person in system.roles().items():
             gone: tuple[Standing, str] | None = None
-            for platform in _platforms_for(service, system):
+            for platform in _platforms_for(context, system):
                 key = (person, platform)
                 if key not in standing:
-                    standing[key] = await _standing(service, person, platform)
+                    standing[key] = await _standing(context, person, platform)
                 if standing[key] in ORPHANED:
                     gone = (standing[key], platform)
                     break
-            name = service.people.name(person)
+            name = context.people.name(person)
             if gone is not None:
                 state = "is deactivated" if gone[0] == "deactivated" else "is not found"
                 findings.append(
@@ -211,7 +195,7 @@ async def find(
             Finding(
                 "unacknowledged",
                 f"{alert.system}: alert #{alert.id} {alert.title!r}, open since "
-                f"{render.when(alert.opened_at)}, held by {service.people.name(alert.holder)}, "
+                f"{render.when(alert.opened_at)}, held by {context.people.name(alert.holder)}, "
                 "unacknowledged after its last escalation step",
                 alert.system,
                 None,
@@ -223,7 +207,7 @@ async def find(
     for alert in unowned:
         if alert.opened_at >= now:  # half-open periods: the next run reports it, once
             continue
-        held = f", held by fallback {service.people.name(alert.holder)}" if alert.holder else ""
+        held = f", held by fallback {context.people.name(alert.holder)}" if alert.holder else ""
         findings.append(
             Finding(
                 "unowned",
@@ -326,20 +310,20 @@ def digest_card(person: str, findings: Sequence[Finding], *, name: str) -> Card:
     )
 
 
-async def scan(service: AccountabilityService, *, period: str, dry_run: bool = False) -> ScanReport:
+async def scan(context: Context, *, period: str, dry_run: bool = False) -> ScanReport:
     """Run the scan for `period` once across replicas; a dry run only reports what it would send."""
-    now = service.clock.now()
-    report = ScanReport(period=period, dry_run=dry_run, platforms=tuple(sorted(service.platforms)))
-    async with service.store.transaction() as tx:
+    now = context.clock.now()
+    report = ScanReport(period=period, dry_run=dry_run, platforms=tuple(sorted(context.platforms)))
+    async with context.store.transaction() as tx:
         if not dry_run and not await tx.jobs.claim_run(
-            job=JOB, period=period, worker=service.worker, at=now
+            job=JOB, period=period, worker=context.worker, at=now
         ):
             report.ran = False
             return report
         since = await tx.jobs.last_run(job=JOB, excluding=period)
-    routed, report.unrouted = route(service.registry, await find(service, now=now, since=since))
+    routed, report.unrouted = route(context.registry, await find(context, now=now, since=since))
     for person, items in sorted(routed.items()):
-        card = digest_card(person, items, name=service.people.name(person))
+        card = digest_card(person, items, name=context.people.name(person))
         report.digests.append(Digest(person, card, tuple(items)))
     if dry_run:
         return report
@@ -347,18 +331,20 @@ async def scan(service: AccountabilityService, *, period: str, dry_run: bool = F
         prefer = [
             p
             for f in digest.findings
-            if f.system and (system := service.registry.system(f.system))
-            for p in _platforms_for(service, system)
+            if f.system and (system := context.registry.system(f.system))
+            for p in _platforms_for(context, system)
         ]
-        platform = await service.deliver(person=digest.person, card=digest.card, prefer=prefer)
+        platform = await context.people.deliver(
+            person=digest.person, card=digest.card, prefer=prefer
+        )
         if platform is None:
             report.undelivered.append(digest.person)
         else:
             report.delivered[digest.person] = platform
     if report.unrouted:
         log.warning("stale findings with nobody to tell: %s", [f.text for f in report.unrouted])
-    done = service.clock.now()
-    async with service.store.transaction() as tx:
+    done = context.clock.now()
+    async with context.store.transaction() as tx:
         for digest in report.digests:
             await tx.evidence.append(
                 at=done,
@@ -377,92 +363,3 @@ async def scan(service: AccountabilityService, *, period: str, dry_run: bool = F
             )
         await tx.jobs.finish_run(job=JOB, period=period, at=done, summary=report.summary())
     return report
-
-
-async def role_hand_off(service: AccountabilityService, event: ButtonClicked) -> Reply:
-    """A digest's Hand off: record who should take a role and tell them and the admins.
-
-    The registry file stays the source of truth (it is reviewed like code), so the bot does
-    not rewrite it: the request is recorded as evidence and the admins are asked to edit it.
-    """
-    system_id, _, role = event.value.partition(":")
-    system = service.registry.system(system_id)
-    if system is None or role not in system.roles():
-        return Reply(render.notice("Unknown role", f"{event.value!r} is not a role on record."))
-    holder = system.roles()[role]
-    person = await service.people.person(event.user)
-    actor = person or f"{event.user.platform}:{event.user.id}"
-    now = service.clock.now()
-    if person is None or (
-        person != holder and person != system.steward and person not in service.registry.admins
-    ):
-        await service.record(
-            at=now,
-            actor=actor,
-            action="role.handoff_refused",
-            system=system.id,
-            alert_id=None,
-            detail={"role": role, "holder": holder, "user": event.user.id},
-        )
-        return Reply(
-            render.notice(
-                "Not yours to hand off",
-                f"{service.people.name(holder)} holds {_role(role)} of {system.id}; only they, "
-                f"the steward ({service.people.name(system.steward)}) or a registry admin may "
-                "hand it off. Nothing changed.",
-                tone="warning",
-            )
-        )
-    target = await service.people.person(event.target) if event.target else None
-    if target is None:
-        return Reply(
-            render.notice(
-                "Hand off to a named person",
-                "Pick someone listed in the ownership registry; the role stays where it is.",
-                tone="warning",
-            )
-        )
-    if target == holder:
-        return Reply(
-            render.notice(
-                "Nothing to hand off",
-                f"{service.people.name(target)} already holds {_role(role)} of {system.id}.",
-            )
-        )
-    await service.record(
-        at=now,
-        actor=actor,
-        action="role.handoff_requested",
-        system=system.id,
-        alert_id=None,
-        detail={"role": role, "from": holder, "to": target, "user": event.user.id},
-    )
-    field_path = f"systems.{system.id}.{role}"
-    asked = service.people.name(actor)
-    to_target = render.notice(
-        f"You are asked to take over {_role(role)} of {system.id}",
-        f"{asked} handed you {_role(role)} of {system.id} ({system.name}), held until now by "
-        f"{service.people.name(holder)}. It is yours once the ownership registry names you "
-        f"(`{field_path}: {target}`); the admins have been asked to make that change.",
-    )
-    to_admins = render.notice(
-        f"Registry change needed: {field_path}",
-        f"{asked} handed {_role(role)} of {system.id} from {service.people.name(holder)} to "
-        f"{service.people.name(target)}. Set `{field_path}: {target}` in the ownership registry.",
-        tone="warning",
-    )
-    prefer = [event.user.platform]
-    await service.deliver(person=target, card=to_target, prefer=prefer)
-    for admin in service.registry.admins:
-        if admin != target:
-            await service.deliver(person=admin, card=to_admins, prefer=prefer)
-    admins = ", ".join(service.people.name(a) for a in service.registry.admins) or "nobody"
-    return Reply(
-        render.notice(
-            "Hand-off recorded",
-            f"{service.people.name(target)} has been asked to take {_role(role)} of {system.id}. "
-            f"Until the registry is changed (`{field_path}: {target}`; admins: {admins}), "
-            f"{service.people.name(holder)} still holds it.",
-            tone="ok",
-        )
-    )

@@ -6,24 +6,21 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from bot import cards, render
 from bot.cards import Card, Mention, Reply
+from bot.context import Context
 from bot.domain import StopRequest
 from bot.events import ButtonClicked, CommandGiven
 from bot.ports import ActionResult, PlatformError
 from bot.registry import SystemView
-
-if TYPE_CHECKING:
-    from bot.service import AccountabilityService
 
 log = logging.getLogger(__name__)
 CONFIRM_WINDOW = timedelta(minutes=15)  # a confirmation is for the situation it was asked in
 
 
 async def request_stop(
-    service: AccountabilityService,
+    context: Context,
     event: CommandGiven,
     system: SystemView,
     *,
@@ -32,11 +29,11 @@ async def request_stop(
 ) -> Reply:
     """A `stop` or `resume` command: refuse anyone but the holder (recorded, holder told),
     else record the request and ask the holder to confirm."""
-    person = await service.people.person(event.user)
-    now = service.clock.now()
+    person = await context.people.person(event.user)
+    now = context.clock.now()
     actor = person or f"{event.user.platform}:{event.user.id}"
     if person != system.stop_authority:
-        await service.record(
+        await context.record(
             at=now,
             actor=actor,
             action=f"{kind}.refused",
@@ -48,12 +45,12 @@ async def request_stop(
                 "holder": system.stop_authority,
             },
         )
-        await tell_holder(service, system, event, kind=kind, reason=reason)
-        holder = await service.people.mention(system.stop_authority, platform=event.user.platform)
+        await tell_holder(context, system, event, kind=kind, reason=reason)
+        holder = await context.people.mention(system.stop_authority, platform=event.user.platform)
         return Reply(render.refused_stop(system=system, holder=holder, kind=kind))
     action = system.stop if kind == "stop" else system.resume
     if action is None:
-        await service.record(
+        await context.record(
             at=now,
             actor=actor,
             action=f"{kind}.unavailable",
@@ -69,7 +66,7 @@ async def request_stop(
                 tone="warning",
             )
         )
-    async with service.store.transaction() as tx:
+    async with context.store.transaction() as tx:
         request = await tx.stops.add_request(
             system=system.id,
             kind=kind,
@@ -92,7 +89,7 @@ async def request_stop(
 
 
 async def tell_holder(
-    service: AccountabilityService,
+    context: Context,
     system: SystemView,
     event: CommandGiven,
     *,
@@ -100,30 +97,32 @@ async def tell_holder(
     reason: str,
 ) -> None:
     """Tell the stop-authority holder that someone else asked to stop or resume."""
-    asker_key = await service.people.person(event.user)
+    asker_key = await context.people.person(event.user)
     asker = (
-        await service.people.mention(asker_key, platform=event.user.platform)
+        await context.people.mention(asker_key, platform=event.user.platform)
         if asker_key
         else Mention(event.user.id, event.user)
     )
     card = render.stop_attempt_alert(system=system, asker=asker, kind=kind, reason=reason)
-    await service.deliver(person=system.stop_authority, card=card, prefer=[event.user.platform])
+    await context.people.deliver(
+        person=system.stop_authority, card=card, prefer=[event.user.platform]
+    )
 
 
-async def stop_click(service: AccountabilityService, event: ButtonClicked) -> Reply | None:
+async def stop_click(context: Context, event: ButtonClicked) -> Reply | None:
     """Confirm, cancel or let expire a stop request; only the holder, and only once."""
     request_id = event.record_id()
-    async with service.store.transaction() as tx:
+    async with context.store.transaction() as tx:
         request = (
             await tx.stops.get_request(request_id=request_id) if request_id is not None else None
         )
     if request is None:
         return Reply(render.notice("Unknown request", "This stop request is not on record."))
-    system = service.registry.system(request.system)
-    person = await service.people.person(event.user)
+    system = context.registry.system(request.system)
+    person = await context.people.person(event.user)
     if system is None or person != system.stop_authority:
-        await service.record(
-            at=service.clock.now(),
+        await context.record(
+            at=context.clock.now(),
             actor=person or f"{event.user.platform}:{event.user.id}",
             action=f"{request.kind}.refused",
             system=request.system,
@@ -135,12 +134,12 @@ async def stop_click(service: AccountabilityService, event: ButtonClicked) -> Re
                 "Refused", "Only the stop-authority holder may confirm this.", tone="warning"
             )
         )
-    now = service.clock.now()
+    now = context.clock.now()
     cancelling = event.action == cards.STOP_CANCEL
     # A confirmation is for the situation it was asked in, not one found days later.
     expired = now - request.requested_at > CONFIRM_WINDOW
     to_state = "cancelled" if cancelling else "expired" if expired else "running"
-    async with service.store.transaction() as tx:
+    async with context.store.transaction() as tx:
         moved = await tx.stops.move_request(
             request_id=request.id, from_state="requested", to_state=to_state, at=now
         )
@@ -172,18 +171,18 @@ async def stop_click(service: AccountabilityService, event: ButtonClicked) -> Re
             ),
             replace_original=True,
         )
-    return await run_stop(service, request, system, person)
+    return await run_stop(context, request, system, person)
 
 
 async def run_stop(
-    service: AccountabilityService, request: StopRequest, system: SystemView, person: str
+    context: Context, request: StopRequest, system: SystemView, person: str
 ) -> Reply:
     """Run the confirmed action, record the outcome, announce it and answer the holder."""
     action = system.stop if request.kind == "stop" else system.resume
     if action is None:  # the registry changed between request and confirmation
         result = ActionResult(False, f"no {request.kind} action is configured any more")
     else:
-        result = await service.stop_runner.run(
+        result = await context.stop_runner.run(
             action=action,
             payload={
                 "system": system.id,
@@ -191,12 +190,12 @@ async def run_stop(
                 "requested_by": person,
                 "reason": request.reason,
                 "request_id": request.id,
-                "at": render.when(service.clock.now()),
+                "at": render.when(context.clock.now()),
             },
         )
-    service.observer.stop_ran(kind=request.kind, ok=result.ok)
-    now = service.clock.now()
-    async with service.store.transaction() as tx:
+    context.observer.stop_ran(kind=request.kind, ok=result.ok)
+    now = context.clock.now()
+    async with context.store.transaction() as tx:
         await tx.stops.move_request(
             request_id=request.id,
             from_state="running",
@@ -219,21 +218,21 @@ async def run_stop(
     card = render.stop_result(
         request=request,
         result=result,
-        actor=await service.people.mention(person, platform=request.platform),
+        actor=await context.people.mention(person, platform=request.platform),
     )
-    await announce(service, system, card, also=(request.platform, request.channel))
+    await announce(context, system, card, also=(request.platform, request.channel))
     return Reply(card, replace_original=True)
 
 
 async def announce(
-    service: AccountabilityService, system: SystemView, card: Card, *, also: tuple[str, str | None]
+    context: Context, system: SystemView, card: Card, *, also: tuple[str, str | None]
 ) -> None:
     """Post to every channel of the system (and where the command was given)."""
     targets = {(c.platform, c.id) for c in system.channels}
     if also[1] is not None:
         targets.add((also[0], also[1]))
     for platform, channel in sorted(targets):
-        chat = service.platforms.get(platform)
+        chat = context.platforms.get(platform)
         if chat is None:
             continue
         try:

@@ -35,9 +35,7 @@ from adapters.slack.translate import ClickContext, Identity
 from bot import render
 from bot.cards import Card, Reply
 from bot.events import ButtonClicked
-from bot.matching import match_system
 from bot.ports import PlatformError
-from bot.registry import ChannelId
 
 if TYPE_CHECKING:
     from adapters.runtime import Runtime
@@ -146,12 +144,6 @@ class SlackAdapter:
         seen = translate.alert_from_event(body, me=me, watched=watched)
         if seen is None:
             return None
-        if translate.is_from_person(body) and seen.status != "resolved":
-            # People talk in alert channels too; a person's message is an alert only when it
-            # names a system. Integrations' posts that match nothing are unowned alerts.
-            channel = ChannelId(translate.PLATFORM, seen.channel)
-            if match_system(self.runtime.registry, channel=channel, text=seen.text) is None:
-                return None
         try:
             taken = await self.runtime.service.take_alert(seen)
         except Exception:
@@ -160,7 +152,7 @@ class SlackAdapter:
                 extra={"event_id": seen.event_id, "channel": seen.channel},
             )
             return BoltResponse(status=503, body='{"error": "storage unavailable, retry"}')
-        if taken.outcome not in ("duplicate", "ignored"):
+        if taken.alert is not None:
             self.spawn(self.runtime.service.publish(taken), f"publish {taken.outcome}")
         return None
 

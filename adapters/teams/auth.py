@@ -18,7 +18,8 @@ from botbuilder.schema import CallerIdConstants
 from botframework.connector.auth import AuthenticationConstants, ServiceClientCredentialsFactory
 
 from adapters.settings import Settings
-from adapters.teams.platform import References, TeamsPlatform
+from adapters.teams.platform import TeamsPlatform
+from adapters.teams.references import References
 from bot.ports import Clock
 
 log = logging.getLogger(__name__)

@@ -23,14 +23,13 @@ from botbuilder.integration.aiohttp import (
 from botbuilder.schema import Activity
 
 from adapters.teams import translate
-from adapters.teams.platform import TeamsPlatform, capture_updates, warm_token
+from adapters.teams.connector import warm_token
+from adapters.teams.platform import TeamsPlatform, capture_updates
 from bot import render
 from bot.cards import Card, Reply
 from bot.domain import MessageRef
 from bot.events import ButtonClicked, CommandGiven
-from bot.matching import match_system
 from bot.ports import PlatformError
-from bot.registry import ChannelId
 
 if TYPE_CHECKING:
     from adapters.runtime import Runtime
@@ -187,23 +186,12 @@ class TeamsBot(ActivityHandler):  # type: ignore[misc]
         alert = translate.to_alert(inbound, turn_context.turn_state[RAW])
         if alert is None:
             return
-        channel = ChannelId(translate.PLATFORM, alert.channel)
-        registry = self.runtime.registry
-        if channel not in registry.watched():
-            return
-        # People talk in alert channels too; a person's message is an alert only when it names
-        # a system. Bots', connectors' and workflows' posts that match nothing are unowned alerts.
-        if (
-            alert.author is not None
-            and alert.status != "resolved"
-            and match_system(registry, channel=channel, text=alert.text) is None
-        ):
-            return
         try:
             taken = await self.runtime.service.take_alert(alert)
         except Exception as exc:
             raise StorageUnavailable("could not store the alert") from exc
-        self.later(self.runtime.service.publish(taken), what="posting a claim")
+        if taken.alert is not None:
+            self.later(self.runtime.service.publish(taken), what="posting a claim")
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
         """`adaptiveCard/action` (Action.Execute): the click, answered with the card to show."""

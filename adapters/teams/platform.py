@@ -2,17 +2,17 @@
 
 Every outbound call runs in a proactive turn built from a stored conversation reference, so
 it needs no inbound activity: claims and escalations post from the scheduler. Connector
-errors become PlatformError; HTTP 429 waits for Retry-After and tries again.
+errors become PlatformError; HTTP 429 waits for Retry-After within the call's budget
+(adapters.ratelimit, the policy Slack follows too).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from botbuilder.core import TurnContext
 from botbuilder.core.teams import TeamsInfo
@@ -24,10 +24,12 @@ from botbuilder.schema import (
     ConversationAccount,
     ConversationParameters,
 )
-from msrest.exceptions import ClientRequestError, HttpOperationError
+from msrest.exceptions import HttpOperationError
 
 from adapters.ratelimit import RateLimits
 from adapters.teams import translate
+from adapters.teams.connector import channel_data, paced, status_of, warm_token
+from adapters.teams.references import References
 from bot.cards import Card
 from bot.domain import MessageRef, UserRef
 from bot.ports import Clock, PlatformError
@@ -36,7 +38,6 @@ from store.conversations import TeamsConversation, TeamsMember
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-MAX_RETRY_AFTER = 120.0
 ROSTER_PAGES = 40
 
 # Cards a click handler put in place during the current click, so that the invoke can answer
@@ -53,95 +54,6 @@ def capture_updates() -> Iterator[list[Card]]:
         yield found
     finally:
         _UPDATED.reset(token)
-
-
-def _status(exc: BaseException) -> int | None:
-    response = getattr(exc, "response", None)
-    status = getattr(response, "status_code", None)
-    return status if isinstance(status, int) else None
-
-
-def _retry_after(exc: BaseException) -> float:
-    response = getattr(exc, "response", None)
-    headers = getattr(response, "headers", None) or {}
-    try:
-        seconds = float(headers.get("Retry-After", "1"))
-    except (TypeError, ValueError):
-        seconds = 1.0
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
-
-
-async def paced(call: Callable[[], Awaitable[T]], *, what: str, limits: RateLimits) -> T:
-    """Run a connector call under the platform's rate-limit policy (adapters.ratelimit): wait
-    out HTTP 429 within the call's budget instead of dropping the message, and turn connector
-    failures into PlatformError."""
-    with limits.call():
-        while True:
-            try:
-                return await call()
-            except HttpOperationError as exc:
-                status = _status(exc)
-                if status == 429:
-                    await limits.wait_or_fail(wait=_retry_after(exc), what=what)
-                    continue
-                raise PlatformError(f"Teams refused {what}: HTTP {status}") from exc
-            except ClientRequestError as exc:
-                raise PlatformError(
-                    f"Teams unreachable for {what}: {exc.__class__.__name__}"
-                ) from exc
-            except PermissionError as exc:  # botbuilder's way of saying Azure AD gave no token
-                raise PlatformError(f"no Bot Framework token for {what}: {exc}") from exc
-
-
-class References(Protocol):
-    """Where Teams conversation references and members are kept (store.references
-    implements it over the database); each call is a short transaction of its own."""
-
-    async def save(
-        self,
-        *,
-        conversation: TeamsConversation | None = None,
-        members: Sequence[TeamsMember] = (),
-    ) -> None:
-        """Insert or refresh a conversation reference and members."""
-        ...
-
-    async def conversation(self, *, conversation_id: str) -> TeamsConversation | None:
-        """One conversation's reference, or None."""
-        ...
-
-    async def personal(self, *, user_aad_id: str) -> TeamsConversation | None:
-        """The most recent personal chat with this person."""
-        ...
-
-    async def latest(
-        self, *, kind: str | None = None, tenant_id: str | None = None
-    ) -> TeamsConversation | None:
-        """The most recently refreshed reference."""
-        ...
-
-    async def of_teams(self) -> list[TeamsConversation]:
-        """One channel reference per team the bot is in, newest first."""
-        ...
-
-    async def member(self, *, aad_object_id: str) -> TeamsMember | None:
-        """A member by Azure AD object id."""
-        ...
-
-    async def member_by_email(self, *, email: str) -> TeamsMember | None:
-        """A member whose email (or user principal name) is this address."""
-        ...
-
-
-def _channel_data(ref: TeamsConversation) -> dict[str, Any]:
-    data: dict[str, Any] = {}
-    if ref.tenant_id:
-        data["tenant"] = {"id": ref.tenant_id}
-    if ref.team_id:
-        data["team"] = {"id": ref.team_id}
-    if ref.kind == "channel":
-        data["channel"] = {"id": ref.conversation_id}
-    return data
 
 
 class TeamsPlatform:
@@ -267,7 +179,7 @@ class TeamsPlatform:
             )
             if ref.user_id
             else None,
-            channel_data=_channel_data(ref),
+            channel_data=channel_data(ref),
         )
         results: list[T] = []
 
@@ -460,7 +372,10 @@ class TeamsPlatform:
             try:
                 found = await self._get_member(place, member_id)
             except PlatformError as exc:
-                if isinstance(exc.__cause__, HttpOperationError) and _status(exc.__cause__) == 404:
+                if (
+                    isinstance(exc.__cause__, HttpOperationError)
+                    and status_of(exc.__cause__) == 404
+                ):
                     continue  # not a member there
                 raise
             await self._save_members(
@@ -481,16 +396,3 @@ class TeamsPlatform:
     async def user_active(self, *, user: UserRef) -> bool | None:
         """Teams does not tell a bot whether an account is disabled."""
         return None
-
-
-async def warm_token(turn_context: TurnContext) -> None:
-    """Fetch the bot's AAD token in a worker thread before the connector needs it: msrest asks
-    for it synchronously, which would otherwise block the event loop on a network call."""
-    client = turn_context.turn_state.get(turn_context.adapter.BOT_CONNECTOR_CLIENT_KEY)
-    credentials = getattr(getattr(client, "config", None), "credentials", None)
-    if credentials is None or not getattr(credentials, "microsoft_app_id", None):
-        return
-    try:
-        await asyncio.to_thread(credentials.get_access_token)
-    except Exception as exc:  # the call itself will fail and report it
-        log.warning("could not get a Bot Framework token: %s", exc.__class__.__name__)

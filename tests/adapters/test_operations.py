@@ -21,7 +21,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from adapters import cli
-from adapters.fake import ManualClock
+from adapters.fake import ManualClock, deliver
 from adapters.server import build_app
 from bot import cards
 from bot.domain import UserRef
@@ -56,9 +56,9 @@ async def test_metrics_cover_alerts_escalations_acks_stops_unowned_and_429s(
     clock = ManualClock(TUESDAY)
     runtime = await runtime_for(settings_for(tmp_path), clock, workspace())
     service = runtime.service
-    await service.handle_alert(alert("billing-router p99 latency", event="1"))
-    drafted = await service.handle_alert(alert("support-drafter timeouts", event="2"))
-    await service.handle_alert(alert("disk full on batch-7", event="3"))
+    await deliver(service, alert("billing-router p99 latency", event="1"))
+    drafted = await deliver(service, alert("support-drafter timeouts", event="2"))
+    await deliver(service, alert("disk full on batch-7", event="3"))
     assert drafted.alert is not None
     clock.advance(timedelta(minutes=2))
     await service.click(ButtonClicked(user=BOB, action=cards.ACK, value=str(drafted.alert.id)))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from adapters.fake import InMemoryPlatform, ManualClock
+from adapters.fake import InMemoryPlatform, ManualClock, deliver
 from adapters.reload import RELOADER, RegistryReloader
 from adapters.server import build_app
 from bot.domain import StepState
@@ -78,7 +78,7 @@ async def test_a_valid_change_takes_effect_and_open_alerts_keep_their_copied_map
     runtime = await runtime_for(settings, clock)
     reloader = RegistryReloader(runtime, poll_seconds=3600)
     try:
-        before = await runtime.service.handle_alert(alert("billing-router p99 latency", event="1"))
+        before = await deliver(runtime.service, alert("billing-router p99 latency", event="1"))
         assert before.alert is not None
         edit(Path(settings.ownership_file), BOB_OPERATES)
         edit(
@@ -95,7 +95,7 @@ async def test_a_valid_change_takes_effect_and_open_alerts_keep_their_copied_map
 
         assert result is not None and result.applied
         assert "2 systems" in result.message
-        after = await runtime.service.handle_alert(alert("billing-router error rate", event="2"))
+        after = await deliver(runtime.service, alert("billing-router error rate", event="2"))
         assert after.holder == "bob"
         async with runtime.store.transaction() as tx:
             old_steps = await tx.steps.of_alert(alert_id=before.alert.id)

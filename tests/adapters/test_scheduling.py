@@ -13,7 +13,7 @@ from aiohttp import web
 from apscheduler.schedulers.base import STATE_PAUSED
 from sqlalchemy import text
 
-from adapters.fake import InMemoryPlatform, ManualClock
+from adapters.fake import InMemoryPlatform, ManualClock, deliver
 from adapters.scheduling import (
     JOBS,
     Jobs,
@@ -112,7 +112,7 @@ async def test_the_app_ticks_escalations_on_its_own(tmp_path: Path) -> None:
     clock = ManualClock(MONDAY_0900 + timedelta(days=1))  # no stale scan due: only the tick
     chat = workspace()
     runtime = await runtime_for(settings_for(tmp_path, escalation_tick=0.05), clock, chat)
-    await runtime.service.handle_alert(alert("billing-router p99 latency", event="1"))
+    await deliver(runtime.service, alert("billing-router p99 latency", event="1"))
     clock.advance(timedelta(minutes=11))
     runner = web.AppRunner(build_app(runtime))
     await runner.setup()
@@ -200,7 +200,7 @@ async def started_with_gated_tick(
     for uid, email in workspace().users.items():
         chat.add_user(uid, email.email)
     runtime = await runtime_for(settings_for(tmp_path, escalation_tick=0.05), clock, chat)
-    await runtime.service.handle_alert(alert("billing-router p99 latency", event="1"))
+    await deliver(runtime.service, alert("billing-router p99 latency", event="1"))
     clock.advance(timedelta(minutes=11))
     app = build_app(runtime)
     app[JOBS].grace = grace

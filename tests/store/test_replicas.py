@@ -18,7 +18,6 @@ from sqlalchemy import text
 
 from adapters.actions import ActionRunner
 from adapters.fake import InMemoryPlatform, ManualClock
-from bot import stale
 from bot.cards import Card
 from bot.domain import MessageRef, PlannedStep
 from bot.evidence import verify_chain
@@ -203,8 +202,8 @@ async def test_stale_scan_run_twice_in_one_period_by_two_replicas_sends_one_dige
     try:
         replicas = [replica(registry, s, clock, f"r{n}", tmp_path) for n, s in enumerate(stores)]
         period = "2026-11-02T09:00:00+00:00"
-        first = await asyncio.gather(*(stale.scan(s, period=period) for s, _ in replicas))
-        again = await asyncio.gather(*(stale.scan(s, period=period) for s, _ in replicas))
+        first = await asyncio.gather(*(s.stale_scan(period=period) for s, _ in replicas))
+        again = await asyncio.gather(*(s.stale_scan(period=period) for s, _ in replicas))
 
         assert sorted(r.ran for r in first) == [False, True]
         assert not any(r.ran for r in again)
@@ -243,7 +242,7 @@ async def test_direct_message_sent_before_a_crash_is_not_sent_again(
                 now=clock.now(), lease=LEASE, worker="crashing", limit=10
             )
             alerts = await tx.alerts.get_many(alert_ids=[step.alert_id])
-        await crashing._direct("slack", step.person, [(step, alerts[step.alert_id])])
+        await crashing.escalation._direct("slack", step.person, [(step, alerts[step.alert_id])])
         (dm,) = crashed_chat.posts("direct")
         clock.advance(LEASE + timedelta(seconds=1))
         other, other_chat = replica(registry, stores[1], clock, "other", tmp_path)

@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from adapters.actions import ActionRunner
-from adapters.fake import InMemoryPlatform, ManualClock
+from adapters.fake import InMemoryPlatform, ManualClock, deliver
 from bot.domain import MessageRef
 from bot.events import AlertSeen
 from bot.registry import Registry
@@ -36,14 +36,15 @@ async def test_restart_keeps_pending_escalations_and_sends_each_once(
         stop_runner=ActionRunner(workdir=tmp_path, environ={}),
     )
     for i in range(3):
-        await first.handle_alert(
+        await deliver(
+            first,
             AlertSeen(
                 platform="slack",
                 channel="C0ALERTS1",
                 text=f"billing-router incident {'abc'[i]}x",
                 event_id=f"Ev{i}",
                 message=MessageRef("slack", "C0ALERTS1", f"{i}.0"),
-            )
+            ),
         )
     clock.advance(timedelta(minutes=10))
     assert len((await first.tick()).sent) == 3  # the maintainer step of each alert

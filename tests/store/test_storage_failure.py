@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from adapters.fake import InMemoryPlatform
+from adapters.fake import InMemoryPlatform, deliver
 from bot.domain import MessageRef
 from bot.events import AlertSeen
 from bot.service import AccountabilityService
@@ -28,13 +28,13 @@ async def test_failed_storage_raises_and_redelivery_is_claimed(
     async with store.engine.begin() as conn:
         await conn.execute(text("ALTER TABLE escalation_step RENAME TO escalation_step_gone"))
     with pytest.raises(SQLAlchemyError):
-        await service.handle_alert(EVENT)
+        await deliver(service, EVENT)
     assert slack.sent == []
     async with store.transaction() as tx:
         assert await tx.alerts.unresolved() == []  # the alert row was rolled back with the rest
     async with store.engine.begin() as conn:
         await conn.execute(text("ALTER TABLE escalation_step_gone RENAME TO escalation_step"))
 
-    again = await service.handle_alert(EVENT)  # the platform delivers it again
+    again = await deliver(service, EVENT)  # the platform delivers it again
     assert again.outcome == "claimed"
     assert len(slack.posts("post")) == 1

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from adapters.fake import InMemoryPlatform, ManualClock
+from adapters.fake import InMemoryPlatform, ManualClock, deliver
 from bot import cards
 from bot.cards import Mention
 from bot.domain import AlertState, MessageRef, UserRef
@@ -51,7 +51,7 @@ async def audit_actions(store: SqlStore) -> list[str]:
 async def test_alert_is_claimed_for_the_operator_in_its_thread(
     service: AccountabilityService, slack: InMemoryPlatform, store: SqlStore
 ) -> None:
-    taken = await service.handle_alert(alert("[FIRING:1] billing-router p99 latency 2.3s"))
+    taken = await deliver(service, alert("[FIRING:1] billing-router p99 latency 2.3s"))
 
     assert (taken.outcome, taken.system, taken.holder) == ("claimed", "billing-router", "alice")
     (claim,) = slack.posts("post")
@@ -80,8 +80,8 @@ async def test_alert_is_claimed_for_the_operator_in_its_thread(
 async def test_the_same_delivery_twice_is_taken_once(
     service: AccountabilityService, slack: InMemoryPlatform
 ) -> None:
-    first = await service.handle_alert(alert("billing-router error rate high", event="Ev9"))
-    again = await service.handle_alert(alert("billing-router error rate high", event="Ev9"))
+    first = await deliver(service, alert("billing-router error rate high", event="Ev9"))
+    again = await deliver(service, alert("billing-router error rate high", event="Ev9"))
     assert (first.outcome, again.outcome) == ("claimed", "duplicate")
     assert len(slack.posts("post")) == 1
 
@@ -89,12 +89,14 @@ async def test_the_same_delivery_twice_is_taken_once(
 async def test_repeats_of_an_open_alert_are_counted_on_its_claim(
     service: AccountabilityService, slack: InMemoryPlatform, store: SqlStore
 ) -> None:
-    first = await service.handle_alert(alert("[FIRING:1] billing-router p99 latency 2.3s"))
-    second = await service.handle_alert(
-        alert("[FIRING:1] billing-router p99 latency 4.1s", event="Ev2", ts="1700000060.000200")
+    first = await deliver(service, alert("[FIRING:1] billing-router p99 latency 2.3s"))
+    second = await deliver(
+        service,
+        alert("[FIRING:1] billing-router p99 latency 4.1s", event="Ev2", ts="1700000060.000200"),
     )
-    third = await service.handle_alert(
-        alert("[FIRING:1] billing-router p99 latency 3.0s", event="Ev3", ts="1700000120.000300")
+    third = await deliver(
+        service,
+        alert("[FIRING:1] billing-router p99 latency 3.0s", event="Ev3", ts="1700000120.000300"),
     )
     assert [t.outcome for t in (first, second, third)] == ["claimed", "repeat", "repeat"]
     assert third.alert is not None and third.alert.id == first.alert.id  # type: ignore[union-attr]
@@ -111,7 +113,7 @@ async def test_repeats_of_an_open_alert_are_counted_on_its_claim(
 async def test_unowned_alert_goes_to_the_channel_fallback(
     service: AccountabilityService, slack: InMemoryPlatform, store: SqlStore
 ) -> None:
-    taken = await service.handle_alert(alert("disk full on build-agent-7"))
+    taken = await deliver(service, alert("disk full on build-agent-7"))
     assert (taken.outcome, taken.system, taken.holder) == ("unowned", None, "dana")
     (claim,) = slack.posts("post")
     assert claim.card.mentioned() == (DANA,)
@@ -120,9 +122,12 @@ async def test_unowned_alert_goes_to_the_channel_fallback(
 
 
 async def test_unowned_alert_without_fallback_says_nobody_owns_it(
-    service: AccountabilityService, slack: InMemoryPlatform
+    make_service: Callable[..., AccountabilityService], slack: InMemoryPlatform
 ) -> None:
-    taken = await service.handle_alert(alert("disk full on build-agent-7", channel="C0ELSEWHERE"))
+    # A watched channel with no fallback owner (an unwatched channel's posts are no alerts).
+    text = EXAMPLE.read_text().replace("channels:\n", "channels:\n  - slack: C0ELSEWHERE\n", 1)
+    service = make_service(registry=parse_registry(text, source="elsewhere.yaml"))
+    taken = await deliver(service, alert("disk full on build-agent-7", channel="C0ELSEWHERE"))
     assert (taken.outcome, taken.holder) == ("unowned", None)
     (claim,) = slack.posts("post")
     assert "Nobody owns this alert" in claim.card.plain_text()
@@ -132,7 +137,7 @@ async def test_unowned_alert_without_fallback_says_nobody_owns_it(
 async def test_escalation_fires_each_step_once_until_acknowledged(
     service: AccountabilityService, slack: InMemoryPlatform, clock: ManualClock, store: SqlStore
 ) -> None:
-    taken = await service.handle_alert(alert("billing-router error budget burn"))
+    taken = await deliver(service, alert("billing-router error budget burn"))
     assert taken.alert is not None
     claim = slack.posts("post")[0]
 
@@ -173,7 +178,7 @@ async def test_escalation_to_an_unreachable_person_says_so_in_the_thread(
     service: AccountabilityService, slack: InMemoryPlatform, clock: ManualClock, store: SqlStore
 ) -> None:
     slack.users["U0BOB0002"].reachable = False
-    await service.handle_alert(alert("billing-router down"))
+    await deliver(service, alert("billing-router down"))
     clock.advance(timedelta(minutes=10))
     assert len((await service.tick()).sent) == 1
     texts = [s.card.plain_text() for s in slack.posts("post")]
@@ -186,7 +191,7 @@ async def test_escalation_to_an_unreachable_person_says_so_in_the_thread(
 async def test_someone_not_named_on_the_system_cannot_acknowledge(
     service: AccountabilityService, slack: InMemoryPlatform, store: SqlStore
 ) -> None:
-    taken = await service.handle_alert(alert("billing-router down"))
+    taken = await deliver(service, alert("billing-router down"))
     assert taken.alert is not None
     reply = await service.click(click(MALLORY, cards.ACK, taken.alert.id))
     assert reply is not None and not reply.public
@@ -203,7 +208,7 @@ async def test_ack_by_anyone_lets_a_stranger_acknowledge(
 ) -> None:
     text = EXAMPLE.read_text().replace("ack_by: chain", "ack_by: anyone")
     service = make_service(registry=parse_registry(text, source="anyone.yaml"))
-    taken = await service.handle_alert(alert("billing-router down"))
+    taken = await deliver(service, alert("billing-router down"))
     assert taken.alert is not None
     assert await service.click(click(MALLORY, cards.ACK, taken.alert.id)) is None
     assert "Acknowledged" in slack.posts("update")[-1].card.plain_text()
@@ -212,7 +217,7 @@ async def test_ack_by_anyone_lets_a_stranger_acknowledge(
 async def test_two_simultaneous_acknowledgements_record_one(
     service: AccountabilityService, slack: InMemoryPlatform, store: SqlStore
 ) -> None:
-    taken = await service.handle_alert(alert("billing-router down"))
+    taken = await deliver(service, alert("billing-router down"))
     assert taken.alert is not None
     replies = await asyncio.gather(
         service.click(click(ALICE, cards.ACK, taken.alert.id)),
@@ -228,12 +233,12 @@ async def test_two_simultaneous_acknowledgements_record_one(
 async def test_resolve_closes_the_alert_and_a_new_one_can_open(
     service: AccountabilityService, slack: InMemoryPlatform, store: SqlStore
 ) -> None:
-    taken = await service.handle_alert(alert("billing-router down"))
+    taken = await deliver(service, alert("billing-router down"))
     assert taken.alert is not None
     assert await service.click(click(ALICE, cards.RESOLVE, taken.alert.id)) is None
     update = slack.posts("update")[-1]
     assert "Resolved by alice" in update.card.plain_text() and update.card.buttons == ()
-    again = await service.handle_alert(alert("billing-router down", event="Ev2", ts="2.0"))
+    again = await deliver(service, alert("billing-router down", event="Ev2", ts="2.0"))
     assert again.outcome == "claimed" and again.alert is not None
     assert again.alert.id != taken.alert.id
 
@@ -241,9 +246,9 @@ async def test_resolve_closes_the_alert_and_a_new_one_can_open(
 async def test_a_resolved_post_from_the_monitor_resolves_the_open_alert(
     service: AccountabilityService, slack: InMemoryPlatform, clock: ManualClock
 ) -> None:
-    taken = await service.handle_alert(alert("[FIRING:1] billing-router HighLatency"))
-    done = await service.handle_alert(
-        alert("[RESOLVED] billing-router HighLatency", event="Ev2", ts="2.0")
+    taken = await deliver(service, alert("[FIRING:1] billing-router HighLatency"))
+    done = await deliver(
+        service, alert("[RESOLVED] billing-router HighLatency", event="Ev2", ts="2.0")
     )
     assert done.outcome == "resolved" and done.alert is not None
     assert taken.alert is not None and done.alert.id == taken.alert.id
@@ -256,7 +261,7 @@ async def test_a_resolved_post_from_the_monitor_resolves_the_open_alert(
 async def test_hand_off_moves_the_claim_and_tells_the_new_holder(
     service: AccountabilityService, slack: InMemoryPlatform, store: SqlStore
 ) -> None:
-    taken = await service.handle_alert(alert("billing-router down"))
+    taken = await deliver(service, alert("billing-router down"))
     assert taken.alert is not None
     assert await service.click(click(ALICE, cards.HAND_OFF, taken.alert.id, target=DANA)) is None
     async with store.transaction() as tx:
@@ -272,7 +277,7 @@ async def test_hand_off_moves_the_claim_and_tells_the_new_holder(
 async def test_hand_off_to_someone_outside_the_registry_is_refused(
     service: AccountabilityService, slack: InMemoryPlatform
 ) -> None:
-    taken = await service.handle_alert(alert("billing-router down"))
+    taken = await deliver(service, alert("billing-router down"))
     assert taken.alert is not None
     reply = await service.click(click(ALICE, cards.HAND_OFF, taken.alert.id, target=MALLORY))
     assert reply is not None and "named person" in reply.card.title

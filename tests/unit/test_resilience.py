@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import text
 
-from adapters.fake import InMemoryPlatform, ManualClock
+from adapters.fake import InMemoryPlatform, ManualClock, deliver
 from bot import cards
 from bot.domain import AlertState, MessageRef, UserRef
 from bot.events import AlertSeen, ButtonClicked, CommandGiven
@@ -47,7 +47,7 @@ async def test_a_failed_user_lookup_retries_the_step_instead_of_losing_it(
     clock: ManualClock,
 ) -> None:
     service = make_service(registry=NO_STATIC_IDS)
-    await service.handle_alert(alert("billing-router down"))
+    await deliver(service, alert("billing-router down"))
     clock.advance(timedelta(minutes=10))
     service.use_registry(NO_STATIC_IDS)  # a reload (or restart) empties the lookup cache
     slack.fail_lookups = 1  # Slack answers 429 to users.lookupByEmail once
@@ -61,14 +61,14 @@ async def test_a_failed_user_lookup_retries_the_step_instead_of_losing_it(
 async def test_a_recovered_step_does_not_hide_a_new_one_for_the_same_person(
     service: AccountabilityService, slack: InMemoryPlatform, clock: ManualClock, store: SqlStore
 ) -> None:
-    await service.handle_alert(alert("billing-router first problem"))
+    await deliver(service, alert("billing-router first problem"))
     clock.advance(timedelta(minutes=10))
     async with store.transaction() as tx:  # a worker sends step 1 to Bob, then dies
         (step,) = await tx.steps.take_due(
             now=clock.now(), lease=timedelta(seconds=30), worker="dead", limit=5
         )
         await tx.steps.mark_direct(marks=[(step, "D-earlier")])
-    await service.handle_alert(alert("billing-router second problem", event="Ev2", ts="2.0"))
+    await deliver(service, alert("billing-router second problem", event="Ev2", ts="2.0"))
     clock.advance(timedelta(minutes=10))  # the lease lapsed; the second alert's step is due
     report = await service.tick()
     assert len(report.sent) == 2
@@ -79,18 +79,18 @@ async def test_a_recovered_step_does_not_hide_a_new_one_for_the_same_person(
 async def test_a_person_saying_resolved_resolves_only_what_they_may_act_on(
     service: AccountabilityService, store: SqlStore
 ) -> None:
-    taken = await service.handle_alert(alert("[FIRING] billing-router HighLatency"))
+    taken = await deliver(service, alert("[FIRING] billing-router HighLatency"))
     assert taken.alert is not None
-    stranger = await service.handle_alert(
-        alert("RESOLVED billing-router HighLatency", event="Ev2", ts="2.0", author=MALLORY)
+    stranger = await deliver(
+        service, alert("RESOLVED billing-router HighLatency", event="Ev2", ts="2.0", author=MALLORY)
     )
     assert stranger.outcome == "ignored"
     async with store.transaction() as tx:
         stored = await tx.alerts.get(alert_id=taken.alert.id)
     assert stored is not None and stored.state == AlertState.OPEN
 
-    done = await service.handle_alert(
-        alert("RESOLVED billing-router HighLatency", event="Ev3", ts="3.0", author=ALICE)
+    done = await deliver(
+        service, alert("RESOLVED billing-router HighLatency", event="Ev3", ts="3.0", author=ALICE)
     )
     assert done.outcome == "resolved" and done.alert is not None
     assert done.alert.resolved_by == "alice"  # on the record as Alice, not the monitor
@@ -141,8 +141,8 @@ async def test_a_stop_left_running_by_a_dead_worker_is_failed_on_the_record(
 async def test_a_claim_that_cannot_be_updated_is_given_up_after_three_tries(
     service: AccountabilityService, slack: InMemoryPlatform, clock: ManualClock
 ) -> None:
-    await service.handle_alert(alert("billing-router flapping"))
-    await service.handle_alert(alert("billing-router flapping", event="Ev2", ts="2.0"))
+    await deliver(service, alert("billing-router flapping"))
+    await deliver(service, alert("billing-router flapping", event="Ev2", ts="2.0"))
     slack.fail_updates = 10  # the claim message was deleted
     for _ in range(5):
         await service.tick()

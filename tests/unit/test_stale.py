@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
-from adapters.fake import InMemoryPlatform, ManualClock
+from adapters.fake import InMemoryPlatform, ManualClock, deliver
 from bot import cards, stale
 from bot.cards import Button
 from bot.domain import MessageRef, UserRef
@@ -55,7 +55,7 @@ async def audit_actions(store: SqlStore) -> list[str]:
 async def test_first_scan_asks_every_holder_once_to_confirm_their_roles(
     service: AccountabilityService, slack: InMemoryPlatform, store: SqlStore
 ) -> None:
-    report = await stale.scan(service, period=PERIOD)
+    report = await service.stale_scan(period=PERIOD)
 
     assert report.ran
     sent = digests(slack)
@@ -80,14 +80,14 @@ async def test_first_scan_asks_every_holder_once_to_confirm_their_roles(
 async def test_a_period_runs_once_and_a_dry_run_sends_nothing(
     service: AccountabilityService, slack: InMemoryPlatform
 ) -> None:
-    preview = await stale.scan(service, period=PERIOD, dry_run=True)
+    preview = await service.stale_scan(period=PERIOD, dry_run=True)
     assert [d.person for d in preview.digests] == ["alice", "bob", "carol"]
     assert slack.sent == []
     assert "3 digest(s) would be sent." in preview.text(service.registry)
     assert "--- to Carol Diaz (carol) ---" in preview.text(service.registry)
 
-    first = await stale.scan(service, period=PERIOD)
-    again = await stale.scan(service, period=PERIOD)
+    first = await service.stale_scan(period=PERIOD)
+    again = await service.stale_scan(period=PERIOD)
 
     assert first.ran and not again.ran
     assert again.summary() == f"period {PERIOD} already run by another replica"
@@ -99,7 +99,7 @@ async def test_deactivated_holder_is_reported_to_the_steward(
 ) -> None:
     slack.users[ALICE.id].active = False
 
-    await stale.scan(service, period=PERIOD)
+    await service.stale_scan(period=PERIOD)
 
     sent = digests(slack)
     assert ALICE.id not in sent  # a deactivated account is not asked to confirm anything
@@ -117,7 +117,7 @@ async def test_orphaned_steward_goes_to_the_registry_admins(
 ) -> None:
     slack.users[CAROL.id].active = False
 
-    await stale.scan(service, period=PERIOD)
+    await service.stale_scan(period=PERIOD)
 
     sent = digests(slack)
     assert CAROL.id not in sent
@@ -136,7 +136,7 @@ async def test_holder_unknown_on_the_platform_is_reported_to_the_steward(
     )
     service = make_service(registry=parse_registry(text, source="edited.yaml"))
 
-    report = await stale.scan(service, period=PERIOD)
+    report = await service.stale_scan(period=PERIOD)
 
     (carol,) = digests(slack)[CAROL.id]
     assert "Bob Ruiz, maintainer of billing-router, is not found on slack" in carol
@@ -151,7 +151,7 @@ async def test_confirmation_is_recorded_shown_in_who_owns_and_lasts_its_review_p
     clock: ManualClock,
     registry: Registry,
 ) -> None:
-    await stale.scan(service, period=PERIOD)
+    await service.stale_scan(period=PERIOD)
     confirm = next(b for b in buttons_to(slack, BOB) if b.value == "billing-router:maintainer")
     clock.advance(timedelta(minutes=5))
 
@@ -171,14 +171,14 @@ async def test_confirmation_is_recorded_shown_in_who_owns_and_lasts_its_review_p
 
     clock.advance(timedelta(days=7))
     slack.sent.clear()
-    await stale.scan(service, period=NEXT_PERIOD)
+    await service.stale_scan(period=NEXT_PERIOD)
     (bob,) = digests(slack)[BOB.id]
     assert "maintainer of billing-router" not in bob
     assert "operator of support-drafter: never confirmed" in bob
 
     clock.advance(timedelta(days=30))  # billing-router reviews every 30 days
     slack.sent.clear()
-    await stale.scan(service, period="2026-12-14T09:00:00+00:00")
+    await service.stale_scan(period="2026-12-14T09:00:00+00:00")
     (bob,) = digests(slack)[BOB.id]
     assert (
         "maintainer of billing-router: last confirmed 2026-11-02 09:05 UTC, review every 30d" in bob
@@ -196,8 +196,8 @@ async def test_only_the_holder_may_confirm_a_role(service: AccountabilityService
 async def test_alert_unacknowledged_after_its_last_step_goes_to_the_steward(
     service: AccountabilityService, slack: InMemoryPlatform, clock: ManualClock
 ) -> None:
-    stuck = await service.handle_alert(alert("billing-router p99 latency", event="1"))
-    fine = await service.handle_alert(alert("support-drafter timeouts", event="2"))
+    stuck = await deliver(service, alert("billing-router p99 latency", event="1"))
+    fine = await deliver(service, alert("support-drafter timeouts", event="2"))
     assert stuck.alert and fine.alert
     await service.click(ButtonClicked(user=BOB, action=cards.ACK, value=str(fine.alert.id)))
     for delay in (timedelta(minutes=11), timedelta(minutes=20), timedelta(hours=48)):
@@ -205,7 +205,7 @@ async def test_alert_unacknowledged_after_its_last_step_goes_to_the_steward(
         await service.tick()
     slack.sent.clear()
 
-    await stale.scan(service, period=PERIOD)
+    await service.stale_scan(period=PERIOD)
 
     (carol,) = digests(slack)[CAROL.id]
     assert f"billing-router: alert #{stuck.alert.id} 'billing-router p99 latency'" in carol
@@ -216,18 +216,18 @@ async def test_alert_unacknowledged_after_its_last_step_goes_to_the_steward(
 async def test_unowned_alerts_since_the_last_run_go_to_the_admins(
     service: AccountabilityService, slack: InMemoryPlatform, clock: ManualClock
 ) -> None:
-    await service.handle_alert(alert("disk full on batch-7", event="1"))
+    await deliver(service, alert("disk full on batch-7", event="1"))
     clock.advance(timedelta(minutes=1))
-    await stale.scan(service, period=PERIOD)
+    await service.stale_scan(period=PERIOD)
     (first,) = digests(slack)[DANA.id]
     assert "'disk full on batch-7'" in first
     assert "matched no system, held by fallback Dana Wu" in first
 
     clock.advance(timedelta(days=3))
-    await service.handle_alert(alert("queue depth high on etl", event="2"))
+    await deliver(service, alert("queue depth high on etl", event="2"))
     clock.advance(timedelta(days=4))
     slack.sent.clear()
-    await stale.scan(service, period=NEXT_PERIOD)
+    await service.stale_scan(period=NEXT_PERIOD)
 
     (second,) = digests(slack)[DANA.id]
     assert "'queue depth high on etl'" in second
@@ -239,7 +239,7 @@ async def test_unreachable_person_is_recorded_as_undelivered(
 ) -> None:
     slack.users[BOB.id].reachable = False
 
-    report = await stale.scan(service, period=PERIOD)
+    report = await service.stale_scan(period=PERIOD)
 
     assert report.undelivered == ["bob"]
     assert BOB.id not in digests(slack)

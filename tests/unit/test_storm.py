@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from adapters.fake import InMemoryPlatform, ManualClock
+from adapters.fake import InMemoryPlatform, ManualClock, deliver
 from bot import cards
 from bot.domain import AlertState, MessageRef, UserRef
 from bot.events import AlertSeen, ButtonClicked
@@ -33,7 +33,7 @@ async def test_a_storm_is_combined_on_one_board(
 ) -> None:
     for i in range(30):
         system = "billing-router" if i % 3 else "support-drafter"
-        taken = await service.handle_alert(storm_alert(i, system))
+        taken = await deliver(service, storm_alert(i, system))
         assert taken.outcome == "claimed"
 
     posts = slack.posts("post")
@@ -63,10 +63,10 @@ async def test_board_redraws_are_coalesced_and_paced(
     service: AccountabilityService, slack: InMemoryPlatform, clock: ManualClock
 ) -> None:
     for i in range(8):
-        await service.handle_alert(storm_alert(i))
+        await deliver(service, storm_alert(i))
     await service.tick()
     for i in range(8, 12):
-        await service.handle_alert(storm_alert(i))
+        await deliver(service, storm_alert(i))
     assert (await service.tick()).redrawn == 0  # drawn less than 2 s ago
     clock.advance(timedelta(seconds=2))
     assert (await service.tick()).redrawn == 1
@@ -77,7 +77,7 @@ async def test_acknowledge_all_on_a_board(
     service: AccountabilityService, slack: InMemoryPlatform, store: SqlStore, clock: ManualClock
 ) -> None:
     for i in range(9):
-        await service.handle_alert(storm_alert(i))
+        await deliver(service, storm_alert(i))
     board = slack.posts("post")[-1]
     await service.tick()
     button = slack.posts("update")[-1].card.buttons[0]
@@ -102,10 +102,10 @@ async def test_after_the_storm_claims_are_posted_one_by_one_again(
     service: AccountabilityService, slack: InMemoryPlatform, clock: ManualClock
 ) -> None:
     for i in range(7):
-        await service.handle_alert(storm_alert(i))
+        await deliver(service, storm_alert(i))
     assert len(slack.posts("post")) == 6
     clock.advance(timedelta(minutes=3))
-    await service.handle_alert(storm_alert(20))
+    await deliver(service, storm_alert(20))
     last = slack.posts("post")[-1]
     assert last.thread == "1700000020.0001" and last.card.action_ids()[0] == cards.ACK
 
@@ -114,7 +114,7 @@ async def test_escalations_of_board_alerts_are_direct_messages_combined_per_pers
     service: AccountabilityService, slack: InMemoryPlatform, clock: ManualClock
 ) -> None:
     for i in range(12):
-        await service.handle_alert(storm_alert(i))
+        await deliver(service, storm_alert(i))
     posts_before = len(slack.posts("post"))
     clock.advance(timedelta(minutes=10))
     report = await service.tick()
@@ -129,9 +129,9 @@ async def test_a_board_that_cannot_be_posted_is_retried_by_the_next_alert(
     service: AccountabilityService, slack: InMemoryPlatform
 ) -> None:
     for i in range(5):
-        await service.handle_alert(storm_alert(i))
+        await deliver(service, storm_alert(i))
     slack.fail_posts = 1
     with pytest.raises(PlatformError):
-        await service.handle_alert(storm_alert(5))
-    await service.handle_alert(storm_alert(6))
+        await deliver(service, storm_alert(5))
+    await deliver(service, storm_alert(6))
     assert slack.posts("post")[-1].card.title.startswith("Alert storm")

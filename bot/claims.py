@@ -1,0 +1,239 @@
+"""Claims: the message in an alert's thread that names who holds it, posted once (a lease on
+the post) and updated in place; past a channel's pace, claims join the channel's storm board
+(bot.storm) instead of posting one message each."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from bot import render
+from bot.cards import Card
+from bot.context import Context
+from bot.domain import Alert, AlertTaken, MessageRef
+from bot.ports import ChatPlatform, PlatformError
+from bot.registry import ChannelId, SystemView
+from bot.storm import Boards, Pace, Redraws
+
+log = logging.getLogger(__name__)
+
+
+def role_of(system: SystemView | None, person: str | None) -> str:
+    """What a holder is on an alert's system (operator, steward, ...), for a claim card."""
+    if system is None:
+        return "fallback owner"
+    for role, holder in system.roles().items():
+        if holder == person:
+            return role.replace("_", " ")
+    return "hand-off"
+
+
+class Claims:
+    """Posts, redraws and points to claims; owns the per-channel pace and storm boards."""
+
+    def __init__(
+        self,
+        context: Context,
+        *,
+        channel_pace: float,
+        channel_burst: int,
+        redraw_every: timedelta,
+    ) -> None:
+        self.context = context
+        clock = context.clock
+        # Per process: a replica's share of a channel's pace is an approximation that errs
+        # toward boards, which cost one message however many replicas open one.
+        self.pace = Pace(rate=channel_pace, burst=channel_burst, clock=clock)
+        self.boards = Boards(clock=clock, quiet=timedelta(minutes=2))
+        self.redraws = Redraws(clock=clock, interval=redraw_every)
+
+    async def publish(self, taken: AlertTaken) -> None:
+        """Post or update the claim for a stored alert (platform I/O, after the commit)."""
+        alert = taken.alert
+        if alert is None:
+            return
+        if taken.outcome in ("claimed", "unowned"):
+            await self.post(alert.id, leased=alert)
+        elif taken.outcome == "repeat" and alert.claim is not None:
+            self.redraws.mark(alert.claim)  # counts are redrawn together, not per repeat
+        elif alert.claim is not None:
+            await self.refresh(alert)
+
+    async def post(self, alert_id: int, *, leased: Alert | None = None) -> bool:
+        """Post the claim of an alert once, even when several workers try. `leased`: the
+        alert as its caller just stored it, holding its posting lease. Past the channel's
+        pace the claim joins the channel's storm board instead of posting its own message."""
+        context = self.context
+        alert = leased
+        if alert is None:
+            async with context.store.transaction() as tx:
+                if not await tx.alerts.take_claim_post(
+                    alert_id=alert_id, now=context.clock.now(), lease=context.lease
+                ):
+                    return False
+                alert = await tx.alerts.get(alert_id=alert_id)
+        if alert is None:
+            return False
+        chat = context.platforms.get(alert.platform)
+        if chat is None:
+            log.error("no platform %s for alert %s", alert.platform, alert_id)
+            return False
+        channel = (alert.platform, alert.channel)
+        if self.boards.current(channel) is None and self.pace.take(channel):
+            card = await self.card(alert)
+            thread = alert.source.thread_root if alert.source else None
+            message = await chat.post(channel=alert.channel, card=card, thread=thread)
+            combined = False
+        else:
+            message = await self._board(chat, alert)
+            combined = True
+        async with context.store.transaction() as tx:
+            recorded = await tx.alerts.set_claim(
+                alert_id=alert_id, message=message, combined=combined
+            )
+        if not recorded:  # a posting lease lapsed mid-post and another worker posted too
+            log.warning(
+                "alert %s was claimed twice in %s; the first claim stands",
+                alert_id,
+                message.channel,
+            )
+            return False
+        if combined:
+            self.redraws.mark(message)
+        return True
+
+    async def post_unposted(self) -> list[int]:
+        """Post the claims whose posting lease lapsed unposted (a crash, a platform outage);
+        the ids posted."""
+        context = self.context
+        async with context.store.transaction() as tx:
+            unposted = await tx.alerts.unposted_claims(now=context.clock.now(), limit=context.batch)
+        posted = []
+        for alert_id in unposted:
+            try:
+                if await self.post(alert_id):
+                    posted.append(alert_id)
+            except PlatformError as exc:
+                log.warning("claim of alert %s not posted yet: %s", alert_id, exc)
+        return posted
+
+    async def _board(self, chat: ChatPlatform, alert: Alert) -> MessageRef:
+        """The channel's storm board, posted by the first alert that needs it."""
+        channel = (alert.platform, alert.channel)
+        board = self.boards.current(channel)
+        if board is not None:
+            return await asyncio.shield(board.message)
+        board = self.boards.start(channel)
+        try:
+            message = await chat.post(channel=alert.channel, card=render.storm_board_opening())
+        except BaseException as exc:
+            self.boards.failed(channel, board, exc)
+            raise
+        board.message.set_result(message)
+        return message
+
+    async def redraw(self) -> int:
+        """Redraw the claims and boards that changed since they were last drawn."""
+        drawn = 0
+        for message in self.redraws.due():
+            chat = self.context.platforms.get(message.platform)
+            async with self.context.store.transaction() as tx:
+                alerts = await tx.alerts.on_claim(message=message)
+            if chat is None or not alerts:
+                self.redraws.drawn(message)
+                continue
+            if alerts[0].claim_combined:
+                card = await self._board_card(alerts)
+            else:
+                card = await self.card(alerts[0])
+            try:
+                await chat.update(message=message, card=card)
+            except PlatformError as exc:
+                log.warning("could not redraw %s: %s", message.id, exc)
+                self.redraws.failed(message)
+                continue
+            self.redraws.drawn(message)
+            drawn += 1
+        return drawn
+
+    async def _board_card(self, alerts: list[Alert]) -> Card:
+        groups: dict[tuple[str | None, str | None], list[Alert]] = {}
+        for alert in alerts:
+            groups.setdefault((alert.system, alert.holder), []).append(alert)
+        platform = alerts[0].platform
+        people = self.context.people
+        rows = [
+            (system, await people.mention(holder, platform=platform), members)
+            for (system, holder), members in groups.items()
+        ]
+        board = f"{alerts[0].claim.channel} {alerts[0].claim.id}" if alerts[0].claim else ""
+        return render.storm_board(board=board, rows=rows, now=self.context.clock.now())
+
+    async def card(self, alert: Alert) -> Card:
+        """The current claim card of an alert."""
+        context = self.context
+        async with context.store.transaction() as tx:
+            steps = await tx.steps.of_alert(alert_id=alert.id)
+        system = context.system_of(alert)
+        upcoming = sorted((s for s in steps if s.state == "pending"), key=lambda s: s.due_at)
+        mentions = [
+            (s, await context.people.mention(s.person, platform=alert.platform)) for s in upcoming
+        ]
+        return render.claim_card(
+            alert=alert,
+            system=system,
+            holder=await context.people.mention(alert.holder, platform=alert.platform),
+            role=role_of(system, alert.holder),
+            upcoming=mentions,
+            now=context.clock.now(),
+        )
+
+    async def refresh(self, alert: Alert) -> None:
+        """Update the claim message in place to show the alert's current state."""
+        if alert.claim is None:
+            return
+        if alert.claim_combined:
+            self.redraws.mark(alert.claim)
+            return
+        chat = self.context.platforms.get(alert.platform)
+        if chat is None:
+            return
+        try:
+            await chat.update(message=alert.claim, card=await self.card(alert))
+        except PlatformError as exc:
+            log.warning("could not update claim of alert %s: %s", alert.id, exc)
+
+    async def point_to(self, *, alert_id: int, channels: tuple[ChannelId, ...]) -> list[ChannelId]:
+        """Tell further channels who holds an alert and where its claim lives; the channels
+        reached. An alert has one claim (buttons, in-place updates, escalation thread), so an
+        alert received over HTTP is claimed in its system's first channel and pointed to here."""
+        context = self.context
+        async with context.store.transaction() as tx:
+            alert = await tx.alerts.get(alert_id=alert_id)
+        if alert is None:
+            return []
+        system = context.system_of(alert)
+        where = f"{alert.platform.capitalize()} channel {alert.channel}"
+        reached: list[ChannelId] = []
+        for channel in channels:
+            chat = context.platforms.get(channel.platform)
+            if chat is None:
+                continue
+            holder = await context.people.mention(alert.holder, platform=channel.platform)
+            card = Card(
+                title=f"{alert.system or 'unowned'}: {alert.title}",
+                lines=(
+                    ("Claimed for ", holder, f" ({role_of(system, alert.holder)})."),
+                    (f"The claim, its buttons and its escalation are in {where}.",),
+                ),
+                tone="alert",
+                link=alert.link,
+            )
+            try:
+                await chat.post(channel=channel.id, card=card)
+            except PlatformError as exc:
+                log.warning("could not point %s at alert %s: %s", channel, alert_id, exc)
+                continue
+            reached.append(channel)
+        return reached
