@@ -4,8 +4,8 @@ stored (or counted as a repeat, or resolved) before the platform hears back.
 
 A message is an alert when a structured source names its system, or when it was posted in a
 watched channel by an integration (a post that matches no system is an unowned alert), or by
-a person whose text names a system or says "resolved". People talk in alert channels too:
-a person's post that names no system is not an alert."""
+a person whose text names a system (or that the platform marks resolved). People talk in
+alert channels too: a person's post that names no system is not an alert."""
 
 from __future__ import annotations
 
@@ -43,10 +43,9 @@ def admit(context: Context, event: AlertSeen) -> Admitted | None:
         if channel not in registry.watched():
             return None
         system = match_system(registry, channel=channel, text=event.text)
-    status = event.status or status_of(event.text)
-    if event.author is not None and status != "resolved" and system is None:
-        return None
-    return Admitted(system, status)
+    if event.author is not None and event.status != "resolved" and system is None:
+        return None  # a person talking, not an alert
+    return Admitted(system, event.status or status_of(event.text))
 
 
 class Admission:

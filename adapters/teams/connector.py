@@ -38,7 +38,7 @@ def _retry_after(exc: BaseException) -> float:
     return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
-async def paced(call: Callable[[], Awaitable[T]], *, what: str, limits: RateLimits) -> T:
+async def connector_call(call: Callable[[], Awaitable[T]], *, what: str, limits: RateLimits) -> T:
     """Run a connector call under the platform's rate-limit policy (adapters.ratelimit): wait
     out HTTP 429 within the call's budget instead of dropping the message, and turn connector
     failures into PlatformError."""

@@ -28,7 +28,7 @@ from msrest.exceptions import HttpOperationError
 
 from adapters.ratelimit import RateLimits
 from adapters.teams import translate
-from adapters.teams.connector import channel_data, paced, status_of, warm_token
+from adapters.teams.connector import channel_data, connector_call, status_of, warm_token
 from adapters.teams.references import References
 from bot.cards import Card
 from bot.domain import MessageRef, UserRef
@@ -88,7 +88,7 @@ class TeamsPlatform:
 
     async def call(self, call: Callable[[], Awaitable[T]], *, what: str) -> T:
         """One connector call under this platform's rate-limit policy."""
-        return await paced(call, what=what, limits=self.limits)
+        return await connector_call(call, what=what, limits=self.limits)
 
     # ---- references -------------------------------------------------------------------------
 

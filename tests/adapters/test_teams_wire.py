@@ -478,6 +478,11 @@ async def test_a_rate_limited_post_waits_and_is_sent(
         "send",
     ]
     assert "Claimed for" in card_text(card_of(claim))
+    # the same policy as Slack's: every 429 is counted (adapters.ratelimit)
+    counted = bot.runtime.metrics.registry.get_sample_value(
+        "accountability_rate_limited_total", {"platform": "teams"}
+    )
+    assert counted == 2
 
 
 async def test_storage_failure_is_not_acknowledged(
