@@ -198,3 +198,25 @@ class InboxDeliveryRow(SQLModel, table=True):
     lease_token: str | None = Field(default=None, max_length=32)
     lease_until: datetime | None = _time(nullable=True)
     done_at: datetime | None = _time(nullable=True)
+
+
+class ConsoleLinkRow(SQLModel, table=True):
+    """A one-time console sign-in link. Only the token's SHA-256 is kept: a copy of the
+    database signs nobody in."""
+
+    __tablename__ = "console_link"
+    token_hash: str = Field(primary_key=True, max_length=64)
+    person: str = Field(max_length=255)
+    created_at: datetime = _time()
+    expires_at: datetime = _time(index=True)
+    used_at: datetime | None = _time(nullable=True)
+
+
+class ConsoleSessionRow(SQLModel, table=True):
+    """A signed-in console browser, keyed by the SHA-256 of its cookie."""
+
+    __tablename__ = "console_session"
+    token_hash: str = Field(primary_key=True, max_length=64)
+    person: str = Field(max_length=255)
+    created_at: datetime = _time()
+    expires_at: datetime = _time(index=True)

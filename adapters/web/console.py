@@ -1,0 +1,316 @@
+"""The console's pages: systems, one system, open alerts, evidence, the registry check and the
+published escalation map. Chat is where people act; these pages are where they look.
+
+`Console.routes()` is a route table the composition root adds to the one aiohttp application,
+so the console answers on the same port as the platforms.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from aiohttp import web
+from markupsafe import Markup
+
+from bot.diagnostics import check_report, escalation_map, escalation_rows
+from bot.ports import Clock
+from bot.registry import Problem, Registry, RegistryError, load_registry
+from store.console import AlertFilter, AuditFilter, ConsoleStore
+
+from . import views
+from .auth import Gate, Viewer
+from .templating import STATIC, Pages
+
+RECENT = 20  # resolved alerts shown on a system's page
+TIMELINE = 50  # evidence entries per page
+CHAIN_FRESH = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class ConsoleConfig:
+    """How the console is reached and who may open it."""
+
+    public_url: str
+    open_mode: bool  # no chat platform: no sign-in, loopback only
+    session_lifetime: timedelta = timedelta(hours=12)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What `accountability-bot check` says about the registry file."""
+
+    path: str
+    problems: list[Problem]
+    systems: int
+    report: str
+
+
+class Console:
+    """Page handlers over a registry source, the console store and a clock."""
+
+    def __init__(
+        self,
+        *,
+        registry: Callable[[], Registry],
+        registry_path: Path,
+        store: ConsoleStore,
+        clock: Clock,
+        config: ConsoleConfig,
+        pages: Pages | None = None,
+    ) -> None:
+        self.registry = registry
+        self.registry_path = registry_path
+        self.store = store
+        self.clock = clock
+        self.config = config
+        self.pages = pages or Pages()
+        self.gate = Gate(
+            store=store,
+            clock=clock,
+            registry=registry,
+            pages=self.pages,
+            open_mode=config.open_mode,
+            lifetime=config.session_lifetime,
+            public_url=config.public_url,
+        )
+        self._index: views.SearchIndex | None = None
+        self._map: tuple[Registry, Markup, str] | None = None
+        self._check: tuple[tuple[int, int], CheckResult] | None = None
+
+    def routes(self) -> list[web.AbstractRouteDef]:
+        """Every console route; pages need a viewer, static files and sign-in do not."""
+        g = self.gate.guard
+        return [
+            web.get("/", g(self.systems)),
+            web.get("/systems/{system}", g(self.system)),
+            web.get("/alerts", g(self.alerts)),
+            web.get("/evidence", g(self.evidence)),
+            web.get("/registry", g(self.check)),
+            web.get("/map", g(self.map_page)),
+            web.get("/map.md", g(self.map_markdown)),
+            *self.gate.routes(),
+            web.static("/static/", STATIC, append_version=False),
+        ]
+
+    def _page(
+        self, name: str, viewer: Viewer, *, status: int = 200, **context: object
+    ) -> web.Response:
+        return self.pages.html(name, status=status, viewer=viewer, here=name, **context)
+
+    def _search_index(self) -> views.SearchIndex:
+        registry = self.registry()
+        if self._index is None or self._index.registry is not registry:
+            self._index = views.SearchIndex(registry)
+        return self._index
+
+    # ---- systems ------------------------------------------------------------------------------
+
+    async def systems(self, request: web.Request, viewer: Viewer) -> web.Response:
+        """Every system, filtered and paged on the server."""
+        query = views.SystemsQuery.parse(request.query)
+        index = self._search_index()
+        now = self.clock.now()
+        stopped = await self.store.stopped()
+        counts = await self.store.open_counts()
+        confirmations = await self.store.confirmations()
+        found = views.filter_systems(
+            index,
+            query,
+            stopped=stopped,
+            open_counts=counts,
+            confirmations=confirmations,
+            now=now,
+        )
+        registry = index.registry
+        rows = [(s, views.roles(s, registry, confirmations.get(s.id, {}), now)) for s in found.rows]
+        return self._page(
+            "systems.html",
+            viewer,
+            query=query,
+            found=found,
+            rows=rows,
+            stopped=stopped,
+            counts=counts,
+            people=registry.people,
+            unowned=counts.get(None, 0),
+            total=len(registry.systems),
+        )
+
+    async def system(self, request: web.Request, viewer: Viewer) -> web.Response:
+        """One system: roles, escalation map, alerts and its evidence."""
+        registry = self.registry()
+        system = registry.system(request.match_info["system"])
+        if system is None:
+            return self._page("missing.html", viewer, status=404, what="system")
+        now = self.clock.now()
+        confirmations = await self.store.confirmations()
+        stopped = await self.store.stopped()
+        open_alerts = await self.store.alerts(
+            where=AlertFilter(system=system.id), offset=0, limit=views.PER_PAGE
+        )
+        recent = await self.store.alerts(
+            where=AlertFilter(system=system.id, state="resolved", open_only=False),
+            offset=0,
+            limit=RECENT,
+        )
+        steps = await self.store.steps(alert_ids=[a.id for a in open_alerts.items])
+        timeline = await self.store.audit(
+            where=AuditFilter(system=system.id), before=None, limit=TIMELINE
+        )
+        return self._page(
+            "system.html",
+            viewer,
+            system=system,
+            roles=views.roles(system, registry, confirmations.get(system.id, {}), now),
+            stopped=stopped.get(system.id),
+            escalation=escalation_rows(system, registry),
+            open_alerts=[views.alert_view(a, steps.get(a.id, []), now) for a in open_alerts.items],
+            open_total=open_alerts.total,
+            recent=recent.items,
+            entries=timeline,
+            people=registry.people,
+        )
+
+    # ---- alerts -------------------------------------------------------------------------------
+
+    async def alerts(self, request: web.Request, viewer: Viewer) -> web.Response:
+        """Open alerts: state, holder, who has been told and when, the next step."""
+        registry = self.registry()
+        q = request.query
+        system = q.get("system", "")[: views.QUERY_CAP].strip()
+        holder = q.get("holder", "")[: views.QUERY_CAP].strip()
+        state = q.get("state", "")
+        state = state if state in ("open", "acknowledged") else ""
+        page = views.page_number(q.get("page"))
+        found = await self.store.alerts(
+            where=AlertFilter(
+                system=system if system and system != "-" else None,
+                unowned=system == "-",
+                holder=holder or None,
+                state=state or None,
+            ),
+            offset=(page - 1) * views.PER_PAGE,
+            limit=views.PER_PAGE,
+        )
+        steps = await self.store.steps(alert_ids=[a.id for a in found.items])
+        now = self.clock.now()
+        return self._page(
+            "alerts.html",
+            viewer,
+            alerts=[views.alert_view(a, steps.get(a.id, []), now) for a in found.items],
+            found=found,
+            page=page,
+            filters={"system": system, "holder": holder, "state": state},
+            people=registry.people,
+        )
+
+    # ---- evidence -----------------------------------------------------------------------------
+
+    async def evidence(self, request: web.Request, viewer: Viewer) -> web.Response:
+        """The audit timeline, newest first, with filters and whether the chain verifies."""
+        q = request.query
+        filters = {
+            k: q.get(k, "")[: views.QUERY_CAP].strip() for k in ("system", "actor", "action")
+        }
+        since, until = _day(q.get("since")), _day(q.get("until"))
+        where = AuditFilter(
+            system=filters["system"] or None,
+            actor=filters["actor"] or None,
+            action=filters["action"] or None,
+            alert_id=views.whole(q.get("alert")),
+            since=since,
+            until=until + timedelta(days=1) if until else None,
+        )
+        before = views.whole(q.get("before"))
+        entries = await self.store.audit(where=where, before=before, limit=TIMELINE + 1)
+        more = len(entries) > TIMELINE
+        entries = entries[:TIMELINE]
+        chain = await self.store.verify(now=self.clock.now(), fresh_for=CHAIN_FRESH)
+        return self._page(
+            "evidence.html",
+            viewer,
+            entries=entries,
+            more=more,
+            next_before=entries[-1].seq if more and entries else None,
+            filters={
+                **filters,
+                "alert": str(where.alert_id or ""),
+                "since": since.date().isoformat() if since else "",
+                "until": until.date().isoformat() if until else "",
+            },
+            actions=await self.store.actions(),
+            chain=chain,
+            people=self.registry().people,
+        )
+
+    # ---- registry and map ---------------------------------------------------------------------
+
+    def _check_file(self) -> CheckResult:
+        path = self.registry_path
+        try:
+            st = os.stat(path)
+            key = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            key = (0, 0)
+        if self._check is not None and self._check[0] == key:
+            return self._check[1]
+        report, _ = check_report(path)
+        try:
+            loaded = load_registry(path)
+            problems, systems = list(loaded.warnings), len(loaded.systems)
+        except RegistryError as exc:
+            problems, systems = exc.problems, 0
+        result = CheckResult(str(path), problems, systems, report)
+        self._check = (key, result)
+        return result
+
+    async def check(self, request: web.Request, viewer: Viewer) -> web.Response:
+        """What `accountability-bot check` says about the registry file, line by line."""
+        result = self._check_file()
+        return self._page(
+            "registry.html",
+            viewer,
+            result=result,
+            errors=[p for p in result.problems if p.severity == "error"],
+            warnings=[p for p in result.problems if p.severity == "warning"],
+            running=len(self.registry().systems),
+        )
+
+    def _published(self) -> tuple[Markup, str]:
+        """The map as HTML and as Markdown, made once per registry: it only changes when the
+        registry does, and at 10,000 systems it is the largest page."""
+        registry = self.registry()
+        if self._map is None or self._map[0] is not registry:
+            html = self.pages.env.get_template("map_body.html").render(
+                systems=[(s, escalation_rows(s, registry)) for s in registry.systems.values()],
+                people=registry.people,
+            )
+            markdown = escalation_map(registry, registry.systems.values(), fmt="md")
+            self._map = (registry, Markup(html), markdown)  # noqa: S704 (rendered autoescaped)
+        return self._map[1], self._map[2]
+
+    async def map_page(self, request: web.Request, viewer: Viewer) -> web.Response:
+        """The published escalation map: one printable page, the content of `map --format md`."""
+        content, _ = self._published()
+        return self._page("map.html", viewer, content=content, generated=self.clock.now())
+
+    async def map_markdown(self, request: web.Request, viewer: Viewer) -> web.Response:
+        """The same map as `accountability-bot map --format md`, for a wiki."""
+        _, markdown = self._published()
+        response = self.pages.raw(markdown)
+        response.content_type = "text/markdown"
+        return response
+
+
+def _day(value: str | None) -> datetime | None:
+    """A YYYY-MM-DD date from a URL, as midnight UTC; None when it is not one."""
+    if not value or len(value) != 10:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        return None

@@ -1,0 +1,409 @@
+"""What the console reads, and its sign-in links and sessions.
+
+Reads run on their own connections, outside the service's transactions: the console only
+looks. Figures that every systems page needs for all systems (latest confirmations) are kept
+in memory and topped up with the rows added since the last read, so a page at 10,000 systems
+costs a few small queries, not a scan.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Generic, Literal, TypeVar, cast
+
+from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import SQLModel
+
+from bot.domain import AuditEntry
+from bot.evidence import ChainBreak, verify_chain
+from store.tables import (
+    AcknowledgementRow,
+    AlertRow,
+    AuditRow,
+    ConfirmationRow,
+    ConsoleLinkRow,
+    ConsoleSessionRow,
+    EscalationStepRow,
+    SystemStateRow,
+)
+
+
+def _table(model: type[SQLModel]) -> Table:
+    return cast(Table, model.__table__)  # type: ignore[attr-defined]
+
+
+ALERT = _table(AlertRow)
+ACK = _table(AcknowledgementRow)
+STEP = _table(EscalationStepRow)
+AUDIT = _table(AuditRow)
+CONFIRMATION = _table(ConfirmationRow)
+SYSTEM_STATE = _table(SystemStateRow)
+LINK = _table(ConsoleLinkRow)
+SESSION = _table(ConsoleSessionRow)
+
+# Confirmation ids from several replicas may commit out of order; re-reading a window of
+# recent ids catches a row that committed after a later one was already read.
+_REREAD = 1000
+
+T = TypeVar("T")
+LinkState = Literal["ok", "used", "expired", "unknown"]
+
+
+@dataclass(frozen=True)
+class AlertLine:
+    """An alert as the console lists it."""
+
+    id: int
+    system: str | None
+    title: str
+    state: str
+    holder: str | None
+    opened_at: datetime
+    channel: str
+    platform: str
+    repeats: int
+    link: str | None
+    acknowledged_by: str | None
+    acknowledged_at: datetime | None
+    resolved_by: str | None
+    resolved_at: datetime | None
+
+
+@dataclass(frozen=True)
+class StepLine:
+    """A copied escalation step: who, when due, and whether it was sent."""
+
+    alert_id: int
+    position: int
+    person: str
+    label: str
+    due_at: datetime
+    state: str
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a longer list."""
+
+    items: list[T]
+    total: int
+    offset: int
+    limit: int
+
+    @property
+    def has_next(self) -> bool:
+        """Whether another page follows."""
+        return self.offset + len(self.items) < self.total
+
+
+@dataclass(frozen=True)
+class AlertFilter:
+    """What the open-alerts and system pages narrow alerts by."""
+
+    system: str | None = None
+    unowned: bool = False  # only alerts no system matched
+    holder: str | None = None
+    state: str | None = None
+    open_only: bool = True
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What the evidence page narrows the timeline by."""
+
+    system: str | None = None
+    actor: str | None = None
+    action: str | None = None
+    alert_id: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    """Whether the hash chain verified, over how many entries, and the first break."""
+
+    entries: int
+    broken: ChainBreak | None
+    checked_at: datetime
+
+
+@dataclass
+class _Confirmations:
+    latest: dict[str, dict[str, tuple[str, datetime, int]]] = field(default_factory=dict)
+    max_id: int = 0
+
+
+def _alert_line(r: Any) -> AlertLine:
+    return AlertLine(
+        id=r.id,
+        system=r.system,
+        title=r.title,
+        state=r.state,
+        holder=r.holder,
+        opened_at=r.opened_at,
+        channel=r.channel,
+        platform=r.platform,
+        repeats=r.repeats,
+        link=r.link,
+        acknowledged_by=r.ack_person,
+        acknowledged_at=r.ack_at,
+        resolved_by=r.resolved_by,
+        resolved_at=r.resolved_at,
+    )
+
+
+def _entry(r: Any) -> AuditEntry:
+    return AuditEntry(
+        r.seq,
+        r.at,
+        r.actor,
+        r.action,
+        r.system,
+        r.alert_id,
+        json.loads(r.detail),
+        r.prev_hash,
+        r.hash,
+    )
+
+
+class ConsoleStore:
+    """The console's reads and its sign-in records, over the bot's database."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._confirmations = _Confirmations()
+        self._chain: tuple[tuple[int, str], ChainCheck] | None = None
+
+    # ---- sign-in links and sessions ----------------------------------------------------------
+
+    async def add_link(
+        self, *, token_hash: str, person: str, at: datetime, expires_at: datetime
+    ) -> None:
+        """Record a link issued to `person`; drop links and sessions long past their end."""
+        async with self.engine.begin() as conn:
+            await conn.execute(delete(LINK).where(LINK.c.expires_at < at - timedelta(days=1)))
+            await conn.execute(delete(SESSION).where(SESSION.c.expires_at < at))
+            await conn.execute(
+                insert(LINK).values(
+                    token_hash=token_hash, person=person, created_at=at, expires_at=expires_at
+                )
+            )
+
+    async def link_state(self, *, token_hash: str, now: datetime) -> tuple[LinkState, str | None]:
+        """Whether a link would sign in now, without using it; and whose it is."""
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(LINK).where(LINK.c.token_hash == token_hash))).first()
+        return _link_state(row, now)
+
+    async def sign_in(
+        self, *, link_hash: str, session_hash: str, now: datetime, lifetime: timedelta
+    ) -> tuple[LinkState, str | None]:
+        """Use a link once and open a session for its person, in one transaction: of two
+        browsers racing with one link, exactly one is signed in."""
+        async with self.engine.begin() as conn:
+            used = await conn.execute(
+                update(LINK)
+                .where(
+                    LINK.c.token_hash == link_hash,
+                    LINK.c.used_at.is_(None),
+                    LINK.c.expires_at > now,
+                )
+                .values(used_at=now)
+            )
+            row = (await conn.execute(select(LINK).where(LINK.c.token_hash == link_hash))).first()
+            if int(cast(Any, used).rowcount) != 1 or row is None:
+                state, person = _link_state(row, now)
+                return ("used" if state == "ok" else state), person
+            await conn.execute(
+                insert(SESSION).values(
+                    token_hash=session_hash,
+                    person=row.person,
+                    created_at=now,
+                    expires_at=now + lifetime,
+                )
+            )
+            return "ok", str(row.person)
+
+    async def session_person(self, *, token_hash: str, now: datetime) -> str | None:
+        """The person a live session belongs to, or None."""
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(SESSION.c.person).where(
+                        SESSION.c.token_hash == token_hash, SESSION.c.expires_at > now
+                    )
+                )
+            ).first()
+        return None if row is None else str(row.person)
+
+    async def end_session(self, *, token_hash: str) -> None:
+        """Sign a browser out."""
+        async with self.engine.begin() as conn:
+            await conn.execute(delete(SESSION).where(SESSION.c.token_hash == token_hash))
+
+    # ---- systems ------------------------------------------------------------------------------
+
+    async def confirmations(self) -> dict[str, dict[str, tuple[str, datetime]]]:
+        """System -> role -> (person, when) of each role's latest confirmation."""
+        cache = self._confirmations
+        c = CONFIRMATION.c
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(c.id, c.system, c.role, c.person, c.at)
+                .where(c.id > cache.max_id - _REREAD)
+                .order_by(c.id)
+            )
+            for r in rows:
+                roles = cache.latest.setdefault(r.system, {})
+                known = roles.get(r.role)
+                if known is None or (r.at, r.id) >= (known[1], known[2]):
+                    roles[r.role] = (r.person, r.at, r.id)
+                cache.max_id = max(cache.max_id, r.id)
+        return {
+            sid: {role: (p, at) for role, (p, at, _) in roles.items()}
+            for sid, roles in cache.latest.items()
+        }
+
+    async def stopped(self) -> dict[str, tuple[datetime | None, str | None]]:
+        """Systems stopped right now, with when and by whom."""
+        t = SYSTEM_STATE.c
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(t.system, t.changed_at, t.changed_by).where(t.stopped.is_(True))
+            )
+            return {r.system: (r.changed_at, r.changed_by) for r in rows}
+
+    async def open_counts(self) -> dict[str | None, int]:
+        """Unresolved alerts per system (None: unowned)."""
+        a = ALERT.c
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(a.system, func.count()).where(a.state != "resolved").group_by(a.system)
+            )
+            return {system: int(n) for system, n in rows}
+
+    # ---- alerts -------------------------------------------------------------------------------
+
+    async def alerts(self, *, where: AlertFilter, offset: int, limit: int) -> Page[AlertLine]:
+        """Alerts matching `where`: open ones oldest first, otherwise newest first."""
+        a = ALERT.c
+        conditions: list[Any] = []
+        if where.open_only:
+            conditions.append(a.state != "resolved")
+        if where.system is not None:
+            conditions.append(a.system == where.system)
+        if where.unowned:
+            conditions.append(a.system.is_(None))
+        if where.holder is not None:
+            conditions.append(a.holder == where.holder)
+        if where.state is not None:
+            conditions.append(a.state == where.state)
+        order = (a.opened_at, a.id) if where.open_only else (a.opened_at.desc(), a.id.desc())
+        query = (
+            select(*ALERT.c, ACK.c.person.label("ack_person"), ACK.c.at.label("ack_at"))
+            .select_from(ALERT.outerjoin(ACK, ACK.c.alert_id == a.id))
+            .where(*conditions)
+            .order_by(*order)
+            .offset(offset)
+            .limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            total = (
+                await conn.execute(select(func.count()).select_from(ALERT).where(*conditions))
+            ).scalar_one()
+            rows = await conn.execute(query)
+            items = [_alert_line(r) for r in rows]
+        return Page(items, int(total), offset, limit)
+
+    async def steps(self, *, alert_ids: Collection[int]) -> dict[int, list[StepLine]]:
+        """The copied escalation steps of these alerts, in order."""
+        if not alert_ids:
+            return {}
+        s = STEP.c
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(s.alert_id, s.position, s.person, s.label, s.due_at, s.state, s.sent_at)
+                .where(s.alert_id.in_(list(alert_ids)))
+                .order_by(s.alert_id, s.position)
+            )
+            out: dict[int, list[StepLine]] = {}
+            for r in rows:
+                out.setdefault(r.alert_id, []).append(
+                    StepLine(
+                        r.alert_id, r.position, r.person, r.label, r.due_at, r.state, r.sent_at
+                    )
+                )
+        return out
+
+    # ---- evidence -----------------------------------------------------------------------------
+
+    async def audit(
+        self, *, where: AuditFilter, before: int | None, limit: int
+    ) -> list[AuditEntry]:
+        """Evidence entries matching `where`, newest first, older than `before` (a seq)."""
+        t = AUDIT.c
+        conditions: list[Any] = []
+        if before is not None:
+            conditions.append(t.seq < before)
+        if where.system is not None:
+            conditions.append(t.system == where.system)
+        if where.actor is not None:
+            conditions.append(t.actor == where.actor)
+        if where.action is not None:
+            conditions.append(t.action == where.action)
+        if where.alert_id is not None:
+            conditions.append(t.alert_id == where.alert_id)
+        if where.since is not None:
+            conditions.append(t.at >= where.since)
+        if where.until is not None:
+            conditions.append(t.at < where.until)
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(AUDIT).where(*conditions).order_by(t.seq.desc()).limit(limit)
+            )
+            return [_entry(r) for r in rows]
+
+    async def actions(self) -> list[str]:
+        """Every kind of evidence recorded so far (for the filter's choices)."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(select(AUDIT.c.action).distinct().order_by(AUDIT.c.action))
+            return [str(r[0]) for r in rows]
+
+    async def verify(self, *, now: datetime, fresh_for: timedelta) -> ChainCheck:
+        """Walk the whole chain. The result is kept while the chain's tip is unchanged and for
+        at most `fresh_for`, so an edit deep in the log is still found within that time."""
+        t = AUDIT.c
+        async with self.engine.connect() as conn:
+            tip = (
+                await conn.execute(select(t.seq, t.hash).order_by(t.seq.desc()).limit(1))
+            ).first()
+            key = (int(tip.seq), str(tip.hash)) if tip is not None else (0, "")
+            if (
+                self._chain
+                and self._chain[0] == key
+                and now - self._chain[1].checked_at < fresh_for
+            ):
+                return self._chain[1]
+            stream = await conn.stream(
+                select(AUDIT).order_by(t.seq).execution_options(yield_per=2000)
+            )
+            entries = [_entry(r) async for r in stream]
+        check = ChainCheck(len(entries), verify_chain(iter(entries)), now)
+        self._chain = (key, check)
+        return check
+
+
+def _link_state(row: Any, now: datetime) -> tuple[LinkState, str | None]:
+    if row is None:
+        return "unknown", None
+    if row.used_at is not None:
+        return "used", str(row.person)
+    if row.expires_at <= now:
+        return "expired", str(row.person)
+    return "ok", str(row.person)
