@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,13 @@ def span(delta: timedelta | None) -> str:
     return ("-" if seconds < 0 else "") + format_duration(timedelta(seconds=abs(seconds)))
 
 
+def shown(value: object) -> str:
+    """An evidence detail value: text as it is, anything else as compact JSON."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(", ", ": "), default=str, ensure_ascii=False)
+
+
 def build_environment() -> Environment:
     """The template environment: every value escaped unless a template says otherwise."""
     env = Environment(
@@ -61,6 +69,7 @@ def build_environment() -> Environment:
     env.filters["when"] = when
     env.filters["iso"] = iso
     env.filters["span"] = span
+    env.filters["shown"] = shown
     env.filters["role"] = lambda r: str(r).replace("_", " ")
     return env
 

@@ -172,7 +172,7 @@ class AlertView:
 
 def alert_view(alert: AlertLine, steps: Sequence[StepLine], now: datetime) -> AlertView:
     """Who was told (the holder at the claim, then each sent step) and the next due step."""
-    told = [Told(alert.holder, "claimed for", alert.opened_at)] if alert.holder else []
+    told = [Told(alert.holder, "claim", alert.opened_at)] if alert.holder else []
     told += [Told(s.person, s.label, s.sent_at) for s in steps if s.state == "sent"]
     pending = [s for s in steps if s.state == "pending"]
     next_step = pending[0] if pending and alert.state == "open" else None

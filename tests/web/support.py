@@ -99,9 +99,7 @@ async def alert(service: AccountabilityService, text: str, event: str) -> int:
     return taken.alert.id
 
 
-async def click(
-    service: AccountabilityService, person: str, action: str, alert_id: int
-) -> None:
+async def click(service: AccountabilityService, person: str, action: str, alert_id: int) -> None:
     """A person clicks a button on an alert's claim."""
     await service.click(ButtonClicked(UserRef("slack", USERS[person]), action, str(alert_id)))
 
@@ -119,6 +117,8 @@ async def seed(service: AccountabilityService, clock: ManualClock) -> dict[str, 
     clock.advance(timedelta(minutes=11))
     await service.tick()
     await service.click(
-        ButtonClicked(UserRef("slack", USERS["alice"]), cards.ROLE_CONFIRM, "billing-router:operator")
+        ButtonClicked(
+            UserRef("slack", USERS["alice"]), cards.ROLE_CONFIRM, "billing-router:operator"
+        )
     )
     return ids
