@@ -153,9 +153,9 @@ async def test_evidence_timeline_filters_and_chain(
 async def test_evidence_pages_back_in_time(
     store: SqlStore, registry: Registry, clock: ManualClock
 ) -> None:
-    async with store.transaction() as repo:
+    async with store.transaction() as tx:
         for i in range(120):
-            await repo.append_audit(
+            await tx.evidence.append(
                 at=clock.now(),
                 actor="alice",
                 action="note",
