@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ec
@@ -48,6 +49,13 @@ def wait_for_url(driver: webdriver.Chrome, part: str) -> None:
     WebDriverWait(driver, 10).until(ec.url_contains(part))
 
 
+def wait_for_heading(driver: webdriver.Chrome, text: str) -> None:
+    """Wait until the page's h1 says `text` (a click's new page may still be loading)."""
+    WebDriverWait(driver, 10, ignored_exceptions=(StaleElementReferenceException,)).until(
+        ec.text_to_be_present_in_element((By.TAG_NAME, "h1"), text)
+    )
+
+
 def test_sign_in_and_walk_every_page(live: LiveConsole, driver: webdriver.Chrome) -> None:
     driver.get(live.url + "/")
     assert "Sign-in needed" in driver.find_element(By.TAG_NAME, "h1").text
@@ -60,8 +68,8 @@ def test_sign_in_and_walk_every_page(live: LiveConsole, driver: webdriver.Chrome
     screenshot(driver, "01-sign-in-link")
     driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
     wait_for_url(driver, live.url + "/")
+    wait_for_heading(driver, "Systems")
     assert "Signed in as Carol Diaz" in driver.find_element(By.CSS_SELECTOR, ".who").text
-    assert driver.find_element(By.TAG_NAME, "h1").text == "Systems"
     well_formed_page(driver)
     screenshot(driver, "02-systems")
 
@@ -82,7 +90,7 @@ def test_sign_in_and_walk_every_page(live: LiveConsole, driver: webdriver.Chrome
     driver.find_element(By.LINK_TEXT, "Clear").click()
     driver.find_element(By.LINK_TEXT, "billing-router").click()
     wait_for_url(driver, "/systems/billing-router")
-    assert "Billing ticket router" in driver.find_element(By.TAG_NAME, "h1").text
+    wait_for_heading(driver, "Billing ticket router")
     assert "Only Carol Diaz may stop or resume" in driver.find_element(By.ID, "main").text
     well_formed_page(driver)
     screenshot(driver, "04-system")
@@ -95,15 +103,17 @@ def test_sign_in_and_walk_every_page(live: LiveConsole, driver: webdriver.Chrome
     ):
         driver.find_element(By.LINK_TEXT, label).click()
         wait_for_url(driver, path)
-        assert driver.find_element(By.TAG_NAME, "h1").text == heading
+        wait_for_heading(driver, heading)
         current = driver.find_element(By.CSS_SELECTOR, "nav a[aria-current=page]")
         assert current.text == label
         well_formed_page(driver)
         screenshot(driver, shot)
 
     driver.find_element(By.LINK_TEXT, "Open alerts").click()
+    wait_for_heading(driver, "Open alerts")
     assert "Carol Diaz (steward)" in driver.find_element(By.TAG_NAME, "table").text
     driver.find_element(By.LINK_TEXT, "Evidence").click()
+    wait_for_heading(driver, "Evidence")
     Select(driver.find_element(By.NAME, "action")).select_by_visible_text("alert.acknowledged")
     wait_for_url(driver, "action=alert.acknowledged")
     entries = driver.find_elements(By.CSS_SELECTOR, "ol.timeline > li")
@@ -117,7 +127,7 @@ def test_sign_in_and_walk_every_page(live: LiveConsole, driver: webdriver.Chrome
 
     driver.get(live.url + "/")
     driver.find_element(By.CSS_SELECTOR, ".who button").click()
-    assert driver.find_element(By.TAG_NAME, "h1").text == "Signed out"
+    wait_for_heading(driver, "Signed out")
     driver.get(live.url + "/alerts")
     assert "Sign-in needed" in driver.find_element(By.TAG_NAME, "h1").text
 
