@@ -35,6 +35,7 @@ from bot.domain import AuditDraft
 from bot.registry import load_registry
 from store.console import ConsoleStore
 from store.database import SqlStore, make_engine, migrate
+from store.signins import SignIns
 from store.tables import (
     AlertRow,
     ClaimRow,
@@ -190,6 +191,7 @@ async def run(systems: int, alerts: int, evidence: int, n: int) -> None:
             registry=lambda: registry,
             registry_path=path,
             store=ConsoleStore(engine),
+            signins=SignIns(engine),
             clock=clock,
             config=ConsoleConfig(public_url="http://127.0.0.1", open_mode=False),
         )
@@ -209,7 +211,9 @@ async def run(systems: int, alerts: int, evidence: int, n: int) -> None:
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         base = f"http://127.0.0.1:{runner.addresses[0][1]}"
-        link = await issue_link(links=console.store, person="p1", now=clock.now(), public_url=base)
+        link = await issue_link(
+            links=console.signins, person="p1", now=clock.now(), public_url=base
+        )
         results: dict[str, Any] = {}
         async with aiohttp.ClientSession() as session:
             async with session.post(link.url) as r:

@@ -1,4 +1,4 @@
-"""What the console reads, and its sign-in links and sessions.
+"""What the console reads.
 
 Reads run on their own connections, outside the service's transactions: the console only
 looks. Figures that every systems page needs for all systems (latest confirmations) are kept
@@ -13,9 +13,9 @@ import json
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Generic, Literal, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
-from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
@@ -26,8 +26,6 @@ from store.tables import (
     AlertRow,
     AuditRow,
     ConfirmationRow,
-    ConsoleLinkRow,
-    ConsoleSessionRow,
     EscalationStepRow,
     SystemStateRow,
 )
@@ -43,15 +41,12 @@ STEP = _table(EscalationStepRow)
 AUDIT = _table(AuditRow)
 CONFIRMATION = _table(ConfirmationRow)
 SYSTEM_STATE = _table(SystemStateRow)
-LINK = _table(ConsoleLinkRow)
-SESSION = _table(ConsoleSessionRow)
 
 # Confirmation ids from several replicas may commit out of order; re-reading a window of
 # recent ids catches a row that committed after a later one was already read.
 _REREAD = 1000
 
 T = TypeVar("T")
-LinkState = Literal["ok", "used", "expired", "unknown"]
 
 
 @dataclass(frozen=True)
@@ -181,73 +176,6 @@ class ConsoleStore:
         self._confirmations = _Confirmations()
         self._chain: tuple[tuple[int, str], ChainCheck] | None = None
         self._walking: asyncio.Task[ChainCheck] | None = None
-
-    # ---- sign-in links and sessions ----------------------------------------------------------
-
-    async def add_link(
-        self, *, token_hash: str, person: str, at: datetime, expires_at: datetime
-    ) -> None:
-        """Record a link issued to `person`; drop links and sessions long past their end."""
-        async with self.engine.begin() as conn:
-            await conn.execute(delete(LINK).where(LINK.c.expires_at < at - timedelta(days=1)))
-            await conn.execute(delete(SESSION).where(SESSION.c.expires_at < at))
-            await conn.execute(
-                insert(LINK).values(
-                    token_hash=token_hash, person=person, created_at=at, expires_at=expires_at
-                )
-            )
-
-    async def link_state(self, *, token_hash: str, now: datetime) -> tuple[LinkState, str | None]:
-        """Whether a link would sign in now, without using it; and whose it is."""
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(select(LINK).where(LINK.c.token_hash == token_hash))).first()
-        return _link_state(row, now)
-
-    async def sign_in(
-        self, *, link_hash: str, session_hash: str, now: datetime, lifetime: timedelta
-    ) -> tuple[LinkState, str | None]:
-        """Use a link once and open a session for its person, in one transaction: of two
-        browsers racing with one link, exactly one is signed in."""
-        async with self.engine.begin() as conn:
-            used = await conn.execute(
-                update(LINK)
-                .where(
-                    LINK.c.token_hash == link_hash,
-                    LINK.c.used_at.is_(None),
-                    LINK.c.expires_at > now,
-                )
-                .values(used_at=now)
-            )
-            row = (await conn.execute(select(LINK).where(LINK.c.token_hash == link_hash))).first()
-            if int(cast(Any, used).rowcount) != 1 or row is None:
-                state, person = _link_state(row, now)
-                return ("used" if state == "ok" else state), person
-            await conn.execute(
-                insert(SESSION).values(
-                    token_hash=session_hash,
-                    person=row.person,
-                    created_at=now,
-                    expires_at=now + lifetime,
-                )
-            )
-            return "ok", str(row.person)
-
-    async def session_person(self, *, token_hash: str, now: datetime) -> str | None:
-        """The person a live session belongs to, or None."""
-        async with self.engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(SESSION.c.person).where(
-                        SESSION.c.token_hash == token_hash, SESSION.c.expires_at > now
-                    )
-                )
-            ).first()
-        return None if row is None else str(row.person)
-
-    async def end_session(self, *, token_hash: str) -> None:
-        """Sign a browser out."""
-        async with self.engine.begin() as conn:
-            await conn.execute(delete(SESSION).where(SESSION.c.token_hash == token_hash))
 
     # ---- systems ------------------------------------------------------------------------------
 
@@ -418,13 +346,3 @@ class ConsoleStore:
             return check
         finally:
             self._walking = None
-
-
-def _link_state(row: Any, now: datetime) -> tuple[LinkState, str | None]:
-    if row is None:
-        return "unknown", None
-    if row.used_at is not None:
-        return "used", str(row.person)
-    if row.expires_at <= now:
-        return "expired", str(row.person)
-    return "ok", str(row.person)

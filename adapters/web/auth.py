@@ -17,7 +17,7 @@ from aiohttp import web
 from bot.console_link import new_token, token_hash
 from bot.ports import Clock
 from bot.registry import Registry
-from store.console import ConsoleStore
+from store.signins import SignIns
 
 from .templating import SECURITY_HEADERS, Pages
 
@@ -59,7 +59,7 @@ class Gate:
     def __init__(
         self,
         *,
-        store: ConsoleStore,
+        signins: SignIns,
         clock: Clock,
         registry: Callable[[], Registry],
         pages: Pages,
@@ -67,7 +67,7 @@ class Gate:
         lifetime: timedelta,
         public_url: str,
     ) -> None:
-        self.store = store
+        self.signins = signins
         self.clock = clock
         self.registry = registry
         self.pages = pages
@@ -83,7 +83,9 @@ class Gate:
         token = request.cookies.get(COOKIE, "")
         if not well_formed(token):
             return None
-        person = await self.store.session_person(token_hash=token_hash(token), now=self.clock.now())
+        person = await self.signins.session_person(
+            token_hash=token_hash(token), now=self.clock.now()
+        )
         # Someone removed from the registry loses the console with their roles.
         return person if person in self.registry().people else None
 
@@ -116,7 +118,7 @@ class Gate:
         else's while this browser is signed in as another person)."""
         if not well_formed(token):
             return self._refuse_link("unknown", None)
-        state, person = await self.store.link_state(
+        state, person = await self.signins.link_state(
             token_hash=token_hash(token), now=self.clock.now()
         )
         if state != "ok" or person is None:
@@ -165,7 +167,7 @@ class Gate:
         if isinstance(found, web.Response):
             return found
         session = new_token()
-        state, person = await self.store.sign_in(
+        state, person = await self.signins.sign_in(
             link_hash=token_hash(token),
             session_hash=token_hash(session),
             now=self.clock.now(),
@@ -189,7 +191,7 @@ class Gate:
         """End this browser's session."""
         token = request.cookies.get(COOKIE, "")
         if well_formed(token):
-            await self.store.end_session(token_hash=token_hash(token))
+            await self.signins.end_session(token_hash=token_hash(token))
         response = self.pages.html("refused.html", viewer=None, reason="signed-out-now")
         response.del_cookie(COOKIE, path="/")
         return response

@@ -20,6 +20,7 @@ from bot.diagnostics import check_report, escalation_map, escalation_rows
 from bot.ports import Clock
 from bot.registry import Problem, Registry, RegistryError, load_registry
 from store.console import AlertFilter, AuditFilter, ConsoleStore
+from store.signins import SignIns
 
 from . import views
 from .auth import Gate, Viewer
@@ -58,6 +59,7 @@ class Console:
         registry: Callable[[], Registry],
         registry_path: Path,
         store: ConsoleStore,
+        signins: SignIns,
         clock: Clock,
         config: ConsoleConfig,
         pages: Pages | None = None,
@@ -68,8 +70,9 @@ class Console:
         self.clock = clock
         self.config = config
         self.pages = pages or Pages()
+        self.signins = signins
         self.gate = Gate(
-            store=store,
+            signins=signins,
             clock=clock,
             registry=registry,
             pages=self.pages,

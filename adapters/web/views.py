@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.registry import Registry, SystemView
-from bot.stale import unconfirmed
+from bot.roles import unconfirmed
 from store.console import AlertLine, StepLine
 
 PER_PAGE = 50

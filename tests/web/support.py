@@ -20,6 +20,7 @@ from bot.registry import Registry
 from bot.service import AccountabilityService
 from store.console import ConsoleStore
 from store.database import SqlStore
+from store.signins import SignIns
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "ownership.yaml"
@@ -51,6 +52,7 @@ def build_console(
         registry=holder,
         registry_path=registry_path,
         store=ConsoleStore(store.engine),
+        signins=SignIns(store.engine),
         clock=clock,
         config=ConsoleConfig(public_url=public_url, open_mode=open_mode),
     )
@@ -62,7 +64,7 @@ def build_console(
 async def link_for(console: Console, person: str) -> str:
     """A fresh one-time link path for `person`, issued as the chat command would."""
     link = await issue_link(
-        links=console.store, person=person, now=console.clock.now(), public_url=""
+        links=console.signins, person=person, now=console.clock.now(), public_url=""
     )
     return link.url
 
