@@ -137,7 +137,8 @@ class Intake:
         scheme, _, given = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer":
             given = ""
-        return hmac.compare_digest(given.strip().encode(), self._token)
+        # Header bytes that are not UTF-8 arrive surrogate-escaped: compare them as sent.
+        return hmac.compare_digest(given.strip().encode("utf-8", "surrogateescape"), self._token)
 
     async def _take(self, request: web.Request, parse: Parser) -> web.Response:
         if not self._authorized(request):
@@ -178,8 +179,8 @@ class Intake:
             )
         placed = [(a, r) for a, r in zip(alerts, routes, strict=True) if r is not None]
         service = self.runtime.service
-        taken: list[AlertTaken] = []
-        failed = False
+        # Each alert is stored on its own: one that fails never costs the others of its group.
+        taken: list[AlertTaken | None] = []
         for alert, where in placed:
             try:
                 taken.append(await service.take_alert(_event(alert, where)))
@@ -188,18 +189,20 @@ class Intake:
                 log.exception(
                     "alert intake could not store an alert", extra={"source": alert.source}
                 )
-                failed = True
-                break
+                taken.append(None)
         results = [
             await self._publish(alert, where, done)
-            for (alert, where), done in zip(placed, taken, strict=False)
+            if done is not None
+            else {"outcome": "failed", "title": alert.title, "channel": _name(where.channel)}
+            for (alert, where), done in zip(placed, taken, strict=True)
         ]
+        failed = sum(done is None for done in taken)
         log.info(
             "alerts taken over HTTP",
             extra={
                 "source": alerts[0].source,
                 "outcomes": [r["outcome"] for r in results],
-                "stored": not failed,
+                "failed": failed,
             },
         )
         if failed:

@@ -9,11 +9,12 @@ A payload of the wrong shape raises `PayloadError` naming the field as the sende
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from adapters.inbound import Malformed, load_json
 
 Source = Literal["alertmanager", "grafana", "generic"]
 Status = Literal["firing", "resolved"]
@@ -125,11 +126,12 @@ class GenericAlert(BaseModel):
 
 
 def decode(body: bytes) -> Any:
-    """The JSON value of a request body; PayloadError when it is not JSON."""
+    """The JSON value of a request body, nesting bounded and every string storable;
+    PayloadError when it is not JSON or nests too deep."""
     try:
-        return json.loads(body)
-    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
-        raise PayloadError("(body)", f"not valid JSON: {exc}") from exc
+        return load_json(body)
+    except Malformed as exc:
+        raise PayloadError("(body)", str(exc)) from exc
 
 
 def parse_alertmanager(data: Any) -> list[IncomingAlert]:

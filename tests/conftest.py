@@ -58,6 +58,19 @@ def require_postgres() -> None:
         pytest.skip(message)
 
 
+def shared_example(path: Path = SHARED_EXAMPLE) -> Path:
+    """The shared reference registry (../shared beside the clone). A newcomer's plain clone
+    has no ../shared: skip with the reason there; under CI=true its absence fails."""
+    if not path.is_file():
+        message = (
+            f"the shared reference registry {path} is absent (../shared is not beside this clone)"
+        )
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
 async def sqlite_store(path: Path) -> SqlStore:
     """A migrated store on a SQLite file."""
     engine = make_engine(f"sqlite:///{path}")

@@ -15,7 +15,6 @@ public URL. Two promises shape this module:
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 from collections.abc import Coroutine, Mapping, Sequence
@@ -29,6 +28,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.signature import SignatureVerifier
 
+from adapters.inbound import clean, load_json
 from adapters.slack import translate
 from adapters.slack.platform import SlackPlatform
 from adapters.slack.translate import ClickContext, Identity
@@ -92,7 +92,12 @@ class SlackAdapter:
         # Bolt is handed the parsed dict (as Socket Mode does) because its own form parser
         # takes any body containing the word "payload" for an interaction, which would lose
         # a command like `/who-owns payload-router`. The signature was verified above.
-        bolt_request = AsyncBoltRequest(body=payload, headers=headers, mode="socket_mode")
+        try:
+            bolt_request = AsyncBoltRequest(body=payload, headers=headers, mode="socket_mode")
+        except (TypeError, KeyError, IndexError, AttributeError, ValueError) as exc:
+            # Bolt reads ids (team, user, channel…) assuming Slack's types; a signed body
+            # with, say, `"channel": false` is malformed, not a server error.
+            return web.json_response({"error": f"malformed payload: {exc}"}, status=400)
         answer = await self.bolt.async_dispatch(bolt_request)
         return await to_aiohttp_response(answer)
 
@@ -104,8 +109,8 @@ class SlackAdapter:
                 timestamp=request.headers.get("X-Slack-Request-Timestamp"),
                 signature=request.headers.get("X-Slack-Signature"),
             )
-        except ValueError:  # a timestamp that is not a number
-            return False
+        except (ValueError, TypeError):  # a timestamp that is not a number; a non-ASCII
+            return False  # signature, which hmac.compare_digest refuses with TypeError
 
     # ---- listeners ------------------------------------------------------------------------------
 
@@ -256,11 +261,12 @@ def parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
         raise ValueError("not UTF-8") from exc
     if not text.strip():
         raise ValueError("empty body")
+    # load_json/clean bound the nesting and repair NUL and lone surrogates (ValueErrors).
     if "json" in content_type.lower() or text.lstrip().startswith("{"):
-        parsed: object = json.loads(text)  # JSONDecodeError is a ValueError
+        parsed: object = load_json(text)
     else:
         form = dict(parse_qsl(text, keep_blank_values=True, strict_parsing=True))
-        parsed = json.loads(form["payload"]) if "payload" in form else form
+        parsed = load_json(form["payload"]) if "payload" in form else clean(form)
     if not isinstance(parsed, dict):
         raise ValueError("not a JSON object")
     return parsed

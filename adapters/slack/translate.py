@@ -404,6 +404,9 @@ def check_payload(body: Mapping[str, Any]) -> str | None:
             return "event_callback without event_id"
         if "message" in event and not isinstance(event["message"], dict):
             return "message_changed without a message object"
+        for holder in (event, event.get("message") or {}):
+            if holder.get("subtype") is not None and not isinstance(holder["subtype"], str):
+                return "subtype is not a string"
         for key in ("attachments", "blocks"):
             for holder in (event, event.get("message") or {}):
                 if key in holder and not isinstance(holder[key], list):

@@ -12,7 +12,7 @@ import pytest
 from adapters.cli import main
 from bot.domain import MessageRef
 from bot.events import AlertSeen
-from tests.conftest import EXAMPLE, SHARED_EXAMPLE
+from tests.conftest import EXAMPLE, shared_example
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "registries"
 
@@ -27,7 +27,7 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 
 def test_check_passes_the_reference_registry(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["check", str(SHARED_EXAMPLE)]) == 0
+    assert main(["check", str(shared_example())]) == 0
     out = capsys.readouterr().out
     assert "billing-router\n  operator        Alice Ng (alice)" in out
     assert "  stop authority  Carol Diaz (carol)" in out

@@ -18,13 +18,13 @@ from bot.registry import (
     parse_duration,
     parse_registry,
 )
-from tests.conftest import EXAMPLE, SHARED_EXAMPLE
+from tests.conftest import EXAMPLE, shared_example
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "registries"
 
 
 def test_reference_registry_loads_as_it_is() -> None:
-    registry = load_registry(SHARED_EXAMPLE)
+    registry = load_registry(shared_example())
     billing = registry.systems["billing-router"]
     assert (billing.operator, billing.maintainer, billing.steward) == ("alice", "bob", "carol")
     assert billing.stop_authority == "carol"
@@ -51,7 +51,7 @@ def test_reference_registry_loads_as_it_is() -> None:
 
 
 def test_repository_example_matches_the_shared_reference() -> None:
-    ours, theirs = load_registry(EXAMPLE), load_registry(SHARED_EXAMPLE)
+    ours, theirs = load_registry(EXAMPLE), load_registry(shared_example())
     assert ours.systems == theirs.systems and ours.people == theirs.people
 
 
