@@ -42,7 +42,7 @@ def load_json(raw: bytes | str) -> Any:
     try:
         value = json.loads(raw)
     except RecursionError as exc:
-        raise Malformed(f"nested deeper than {MAX_DEPTH} levels") from exc
+        raise Malformed(f"not valid JSON: nested deeper than {MAX_DEPTH} levels") from exc
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
         raise Malformed(f"not valid JSON: {exc}") from exc
     return clean(value)

@@ -98,6 +98,13 @@ class SlackAdapter:
             # Bolt reads ids (team, user, channel…) assuming Slack's types; a signed body
             # with, say, `"channel": false` is malformed, not a server error.
             return web.json_response({"error": f"malformed payload: {exc}"}, status=400)
+        wrong = sorted(
+            key
+            for key, value in bolt_request.context.items()
+            if key != "is_enterprise_install" and not isinstance(value, str)
+        )
+        if wrong:  # Bolt would later send them to Slack as query parameters
+            return web.json_response({"error": f"malformed ids: {', '.join(wrong)}"}, status=400)
         answer = await self.bolt.async_dispatch(bolt_request)
         return await to_aiohttp_response(answer)
 

@@ -69,20 +69,20 @@ class Served:
 
     async def open_alerts(self) -> list[Alert]:
         """Alerts not yet resolved."""
-        async with self.runtime.store.transaction() as repo:
-            return await repo.open_alerts()
+        async with self.runtime.store.transaction() as tx:
+            return await tx.alerts.unresolved()
 
     async def settle(self) -> None:
         """Wait for the work the Slack adapter started after answering."""
-        assert await self.app[SLACK].drain(within=30), "background work did not finish"
+        assert await self.runtime.background.drain(within=30), "background work did not finish"
 
     async def assert_healthy(self) -> None:
         """/healthz answers 200 within 5 s and the evidence chain verifies."""
         async with asyncio.timeout(5):
             async with self.http.get(self.url + "/healthz") as resp:
                 assert resp.status == 200, await resp.text()
-        async with self.runtime.store.transaction() as repo:
-            entries = await repo.audit_entries()
+        async with self.runtime.store.transaction() as tx:
+            entries = await tx.evidence.entries()
         assert verify_chain(entries) is None
 
 

@@ -22,7 +22,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.slack.app import SLACK
 from tests.adapters.hostile import AUTH, InThread
 from tests.adapters.slack_standin import ALERTS, BOT_USER, TEAM, event_callback, signed_headers
 
@@ -117,7 +116,7 @@ def server(
 
 def _assert_healthy(server: InThread) -> None:
     assert server.server is not None
-    assert server.run(server.server.app[SLACK].drain(within=30)), "background work hung"
+    assert server.run(server.server.runtime.background.drain(within=30)), "background work hung"
     server.run(server.server.assert_healthy())
 
 

@@ -114,3 +114,22 @@ async def test_lone_surrogate_and_nul_in_text_and_event_id_are_stored(env: Slack
     await env.settle()
     assert len(await env.open_alerts()) == 1
     await assert_healthy(env)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"event": _message(channel=False)},
+        {"team_id": {"a": 1}, "authorizations": [{"team_id": {"\x00": 1}, "user_id": 2}]},
+        {"authorizations": [7]},
+        {"event": _message(user={"id": ["U0"]})},
+    ],
+    ids=["channel-bool", "team-id-object", "authorization-not-object", "user-id-list"],
+)
+async def test_ids_of_the_wrong_type_are_400(env: SlackEnv, change: dict[str, Any]) -> None:
+    # found by test_fuzz_http: Bolt read these ids assuming Slack's types (500 before)
+    body = event_callback(_message())
+    body.update(change)
+    answer = await env.post_raw(json.dumps(body).encode())
+    assert answer.status == 400, answer
+    await assert_healthy(env)
