@@ -30,7 +30,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.ratelimit import RateLimits
-from adapters.slack import translate
+from adapters.slack import blocks
 from adapters.slack.translate import Identity
 from bot.cards import Card
 from bot.domain import MessageRef, UserRef
@@ -239,7 +239,7 @@ class SlackPlatform:
 
     async def post(self, *, channel: str, card: Card, thread: str | None = None) -> MessageRef:
         """Post a card (a thread reply when `thread` is given), paced per channel."""
-        args = translate.message_args(card)
+        args = blocks.message_args(card)
         async with self._call("chat.postMessage", channel):
             sent = await self.client.chat_postMessage(
                 channel=channel,
@@ -252,7 +252,7 @@ class SlackPlatform:
 
     async def update(self, *, message: MessageRef, card: Card) -> None:
         """Replace a message the bot posted (chat.update)."""
-        args = translate.message_args(card)
+        args = blocks.message_args(card)
         async with self._call("chat.update", message.channel):
             await self.client.chat_update(channel=message.channel, ts=message.id, **args)
 
@@ -300,7 +300,7 @@ class SlackPlatform:
         self, *, channel: str, user: str, card: Card, thread: str | None = None
     ) -> None:
         """Show a card to one person in a channel (chat.postEphemeral)."""
-        args = translate.message_args(card)
+        args = blocks.message_args(card)
         async with self._call("chat.postEphemeral", channel):
             await self.client.chat_postEphemeral(
                 channel=channel, user=user, thread_ts=thread, **args
@@ -316,7 +316,7 @@ class SlackPlatform:
     ) -> None:
         """Answer through an interaction's response_url (works where the bot is no member)."""
         hook = AsyncWebhookClient(response_url, timeout=15, retry_handlers=self._retry_handlers)
-        body: dict[str, Any] = {**translate.message_args(card)}
+        body: dict[str, Any] = {**blocks.message_args(card)}
         if replace_original:
             body["replace_original"] = True
         else:

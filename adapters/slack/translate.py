@@ -1,8 +1,8 @@
 """Pure converters between Slack payloads and the core's neutral events and cards.
 
-Nothing here does I/O: inbound, a Slack payload (already signature-checked) becomes an
-AlertSeen, ButtonClicked or CommandGiven, or None when it is not for us; outbound, a neutral
-Card becomes Block Kit plus the plain `text` Slack uses for notifications and fallbacks.
+Nothing here does I/O: a Slack payload (already signature-checked) becomes an AlertSeen,
+ButtonClicked or CommandGiven, or None when it is not for us. Outbound (cards to Block Kit)
+lives in blocks.py.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from typing import Any, cast
 
 import re2
 
-from bot.cards import Button, Card, Inline, Line, Mention
 from bot.domain import MessageRef, UserRef
 from bot.events import AlertSeen, ButtonClicked, Command, CommandGiven
 from bot.matching import status_of
@@ -36,11 +35,6 @@ COMMANDS: tuple[Command, ...] = ("who-owns", "stop", "resume", "help")
 # is housekeeping. `message_changed` is handled apart: only a change to "resolved" counts.
 POSTED_SUBTYPES = frozenset({None, "bot_message", "file_share"})
 
-_TONE_EMOJI = {"alert": ":rotating_light: ", "warning": ":warning: ", "ok": ":white_check_mark: "}
-_SECTION_LIMIT = 3000
-_FIELD_LIMIT = 2000
-_TEXT_LIMIT = 3000
-
 
 class PayloadError(ValueError):
     """A signed payload that is not shaped like anything Slack sends: answer 400."""
@@ -59,22 +53,6 @@ def _list(value: object) -> list[Any]:
 
 def _str(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
-
-
-def escape(text: str) -> str:
-    """Escape the three characters Slack's mrkdwn treats as control characters."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def link_target(url: str) -> str:
-    """A URL made safe inside `<url|label>`: `|`, `<`, `>` (and whitespace, which ends the
-    link) percent-encoded, `&` written as Slack's `&amp;`. Otherwise a link carrying
-    `><!channel>` would close the link and ping the whole channel."""
-    encoded = re.sub(r"[|<>\s]", lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), url)
-    return encoded.replace("&", "&amp;")
-
-
-_USER_ID = re.compile(r"[A-Z0-9]+")
 
 
 # RE2 (linear) patterns: this text comes from anyone who can post in a watched channel.
@@ -430,118 +408,3 @@ def check_payload(body: Mapping[str, Any]) -> str | None:
     if isinstance(kind, str):
         return None  # other interactivity (view_submission, shortcuts): Bolt answers 404
     return "not a Slack event, command or interaction payload"
-
-
-# ---- outbound: cards to Block Kit ----------------------------------------------------------
-
-
-def _inline(part: Inline) -> str:
-    if isinstance(part, Mention):
-        if part.user is not None and _USER_ID.fullmatch(part.user.id):
-            return f"<@{part.user.id}>"
-        return escape(part.name)  # no Slack id, or not one (never raw text inside `<@…>`)
-    return escape(part)
-
-
-def mrkdwn(line: Line) -> str:
-    """One card line as mrkdwn: text escaped, mentions as `<@U…>`."""
-    return "".join(_inline(p) for p in line)
-
-
-def _plain_text(text: str, limit: int = 75) -> dict[str, Any]:
-    return {"type": "plain_text", "text": text[:limit] or " ", "emoji": True}
-
-
-def _button(button: Button, action_id: str) -> dict[str, Any]:
-    if button.picks_user:
-        return {
-            "type": "users_select",
-            "action_id": action_id,
-            "placeholder": _plain_text(button.label, 150),
-        }
-    element: dict[str, Any] = {
-        "type": "button",
-        "action_id": action_id,
-        "text": _plain_text(button.label),
-        "value": button.value[:2000],
-    }
-    if button.style != "default":
-        element["style"] = button.style
-    return element
-
-
-def _action_blocks(buttons: tuple[Button, ...]) -> list[dict[str, Any]]:
-    """One actions row per button value (a digest offers "Still mine" / "Hand off" per role),
-    in order. A row with a user picker carries the value in its block id."""
-    rows: dict[str, list[Button]] = {}
-    for b in buttons:
-        rows.setdefault(b.value, []).append(b)
-    blocks: list[dict[str, Any]] = []
-    for n, (value, row) in enumerate(rows.items()):
-        used: dict[str, int] = {}
-        elements = []
-        for b in row:
-            used[b.action] = used.get(b.action, 0) + 1
-            action_id = b.action if used[b.action] == 1 else f"{b.action}#{used[b.action]}"
-            elements.append(_button(b, action_id))
-        picks = any(b.picks_user for b in row)
-        block_id = f"{PICK_BLOCK}{value}" if picks else f"{BUTTONS_BLOCK}|{n}"
-        blocks.append({"type": "actions", "block_id": block_id[:255], "elements": elements})
-    return blocks
-
-
-def card_blocks(card: Card) -> list[dict[str, Any]]:
-    """A neutral card as Block Kit: title, lines (mentions as `<@U…>`), fields, a link to the
-    alert, and buttons with the card's stable action ids (a user picker for hand-offs)."""
-    blocks: list[dict[str, Any]] = [
-        {
-            "type": "section",
-            "text": {
-                "type": "mrkdwn",
-                "text": f"{_TONE_EMOJI.get(card.tone, '')}*{escape(card.title)}*"[:_SECTION_LIMIT],
-            },
-        }
-    ]
-    chunk: list[str] = []
-    size = 0
-    for line in card.lines:
-        text = mrkdwn(line)
-        if chunk and size + len(text) + 1 > _SECTION_LIMIT:
-            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(chunk)}})
-            chunk, size = [], 0
-        chunk.append(text[:_SECTION_LIMIT])
-        size += len(text) + 1
-    if chunk:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(chunk)}})
-    fields = [
-        {"type": "mrkdwn", "text": f"*{escape(k)}*\n{escape(v)}"[:_FIELD_LIMIT]}
-        for k, v in card.fields
-    ]
-    for start in range(0, len(fields), 10):
-        blocks.append({"type": "section", "fields": fields[start : start + 10]})
-    if card.link:
-        blocks.append(
-            {
-                "type": "context",
-                "elements": [
-                    {"type": "mrkdwn", "text": f"<{link_target(card.link)}|View the alert>"}
-                ],
-            }
-        )
-    blocks.extend(_action_blocks(card.buttons))
-    return blocks
-
-
-def card_text(card: Card) -> str:
-    """The plain `text` of a message: what notifications and screen readers show. Mentions
-    stay `<@U…>` so the named person is notified."""
-    parts = [escape(card.title)]
-    if card.lines:
-        parts.append(mrkdwn(card.lines[0]))
-    return "\n".join(parts)[:_TEXT_LIMIT]
-
-
-def message_args(card: Card) -> dict[str, Any]:
-    """`text` and `blocks` for chat.postMessage, chat.update, chat.postEphemeral and
-    response_url answers."""
-    return {"text": card_text(card), "blocks": card_blocks(card)}

@@ -22,7 +22,7 @@ from botbuilder.integration.aiohttp import (
 )
 from botbuilder.schema import Activity
 
-from adapters.teams import translate
+from adapters.teams import adaptive, translate
 from adapters.teams.connector import warm_token
 from adapters.teams.platform import TeamsPlatform, capture_updates
 from bot import render
@@ -94,7 +94,7 @@ class TeamsBot(ActivityHandler):  # type: ignore[misc]
         self.runtime.background.spawn(work, what=f"teams {what}")
 
     async def _send(self, turn_context: TurnContext, card: Card) -> None:
-        activity = Activity().deserialize(translate.message_activity(card))
+        activity = Activity().deserialize(adaptive.message_activity(card))
         await warm_token(turn_context)
         try:
             await self.platform.call(lambda: turn_context.send_activity(activity), what="a reply")
@@ -102,7 +102,7 @@ class TeamsBot(ActivityHandler):  # type: ignore[misc]
             log.warning("teams reply failed: %s", exc)
 
     async def _replace(self, turn_context: TurnContext, message_id: str, card: Card) -> None:
-        activity = Activity().deserialize(translate.message_activity(card, message_id=message_id))
+        activity = Activity().deserialize(adaptive.message_activity(card, message_id=message_id))
         await warm_token(turn_context)
         try:
             await self.platform.call(
@@ -198,35 +198,35 @@ class TeamsBot(ActivityHandler):  # type: ignore[misc]
         inbound: translate.Inbound = turn_context.turn_state[INBOUND]
         if inbound.name != translate.CARD_ACTION:
             return InvokeResponse(
-                status=400, body=translate.invoke_error(400, f"unsupported invoke {inbound.name!r}")
+                status=400, body=adaptive.invoke_error(400, f"unsupported invoke {inbound.name!r}")
             )
         try:
             click = translate.to_click(inbound)
         except translate.BadActivity as exc:
-            return InvokeResponse(status=400, body=translate.invoke_error(400, str(exc)))
+            return InvokeResponse(status=400, body=adaptive.invoke_error(400, str(exc)))
         if click is None:
             return InvokeResponse(
-                status=400, body=translate.invoke_error(400, "the click names no sender")
+                status=400, body=adaptive.invoke_error(400, "the click names no sender")
             )
         outcome = await self._timely_click(click, inbound)
         if outcome is None:
             return InvokeResponse(
                 status=200,
-                body=translate.invoke_message("Working on it: the result will replace this card."),
+                body=adaptive.invoke_message("Working on it: the result will replace this card."),
             )
         reply, updated = outcome
         if reply is None:
             body = (
-                translate.invoke_card(updated[-1]) if updated else translate.invoke_message("Done.")
+                adaptive.invoke_card(updated[-1]) if updated else adaptive.invoke_message("Done.")
             )
         elif reply.replace_original:
             if inbound.reply_to_id:
                 await self._replace(turn_context, inbound.reply_to_id, reply.card)
-            body = translate.invoke_card(reply.card)
+            body = adaptive.invoke_card(reply.card)
         else:
             if reply.public:
                 await self._send(turn_context, reply.card)
-            body = translate.invoke_message(reply.card.plain_text())
+            body = adaptive.invoke_message(reply.card.plain_text())
         return InvokeResponse(status=200, body=body)
 
     async def on_installation_update_add(self, turn_context: TurnContext) -> None:

@@ -27,7 +27,7 @@ from botbuilder.schema import (
 from msrest.exceptions import HttpOperationError
 
 from adapters.ratelimit import RateLimits
-from adapters.teams import translate
+from adapters.teams import adaptive, translate
 from adapters.teams.connector import channel_data, connector_call, status_of, warm_token
 from adapters.teams.references import References
 from bot.cards import Card
@@ -196,7 +196,7 @@ class TeamsPlatform:
         """Reply in a channel thread, or start a new channel message or chat message."""
         ref = await self._reference(channel)
         conversation_id = translate.thread_conversation(channel, thread)
-        activity = Activity().deserialize(translate.message_activity(card))
+        activity = Activity().deserialize(adaptive.message_activity(card))
 
         async def send(turn_context: TurnContext) -> str:
             response = await turn_context.send_activity(activity)
@@ -214,7 +214,7 @@ class TeamsPlatform:
         """Replace a message the bot posted (update_activity)."""
         ref = await self._reference(message.channel)
         conversation_id = translate.thread_conversation(message.channel, message.thread)
-        activity = Activity().deserialize(translate.message_activity(card, message_id=message.id))
+        activity = Activity().deserialize(adaptive.message_activity(card, message_id=message.id))
 
         async def replace(turn_context: TurnContext) -> None:
             await turn_context.update_activity(activity)

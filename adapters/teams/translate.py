@@ -11,23 +11,15 @@ from dataclasses import dataclass
 from typing import Any, get_args
 from urllib.parse import urlsplit
 
-from bot.cards import Button, Card, Mention
 from bot.domain import MessageRef, UserRef
 from bot.events import AlertSeen, ButtonClicked, Command, CommandGiven
 from bot.text import clean as clean_text
 from bot.text import html_to_text as plain_lines
 
 PLATFORM = "teams"
-ADAPTIVE = "application/vnd.microsoft.card.adaptive"
-CARD_VERSION = "1.5"
-INVOKE_CARD = "application/vnd.microsoft.card.adaptive"
-INVOKE_MESSAGE = "application/vnd.microsoft.activity.message"
-INVOKE_ERROR = "application/vnd.microsoft.error"
 CARD_ACTION = "adaptiveCard/action"
 TARGET_INPUT = "target"
 
-_COLORS = {"alert": "Attention", "warning": "Warning", "ok": "Good", "info": "Default"}
-_STYLES = {"primary": "positive", "danger": "destructive", "default": "default"}
 _COMMANDS: dict[str, Command] = {
     "who-owns": "who-owns",
     "whoowns": "who-owns",
@@ -380,147 +372,3 @@ def to_click(inbound: Inbound) -> ButtonClicked | None:
         message=message,
         target=UserRef(PLATFORM, target) if isinstance(target, str) and target else None,
     )
-
-
-# ---- outbound -------------------------------------------------------------------------------
-
-
-def _mention_text(mention: Mention) -> str:
-    return f"<at>{mention.name}</at>"
-
-
-def _line_text(line: tuple[str | Mention, ...]) -> str:
-    return "".join(
-        part
-        if isinstance(part, str)
-        else (_mention_text(part) if part.user is not None else part.name)
-        for part in line
-    )
-
-
-def _data(button: Button) -> dict[str, str]:
-    return {"action": button.action, "value": button.value}
-
-
-def _execute(button: Button) -> dict[str, Any]:
-    """Action.Execute (Universal Actions) with an Action.Submit fallback for older clients."""
-    return {
-        "type": "Action.Execute",
-        "title": button.label,
-        "verb": button.action,
-        "data": _data(button),
-        "style": _STYLES[button.style],
-        "fallback": {
-            "type": "Action.Submit",
-            "title": button.label,
-            "data": _data(button),
-            "style": _STYLES[button.style],
-        },
-    }
-
-
-def _action(button: Button) -> dict[str, Any]:
-    if not button.picks_user:
-        return _execute(button)
-    # Hand-off asks whom to: the Teams people picker returns the chosen person's AAD object id.
-    return {
-        "type": "Action.ShowCard",
-        "title": button.label,
-        "card": {
-            "type": "AdaptiveCard",
-            "body": [
-                {
-                    "type": "Input.ChoiceSet",
-                    "id": TARGET_INPUT,
-                    "label": f"{button.label} to",
-                    "isRequired": True,
-                    "errorMessage": "Pick the person who takes it over.",
-                    "choices": [],
-                    "choices.data": {"type": "Data.Query", "dataset": "graph.microsoft.com/users"},
-                }
-            ],
-            "actions": [_execute(button)],
-        },
-    }
-
-
-def adaptive_card(card: Card) -> dict[str, Any]:
-    """A neutral card as an Adaptive Card 1.5 with Teams mentions."""
-    body: list[dict[str, Any]] = [
-        {
-            "type": "TextBlock",
-            "text": card.title,
-            "weight": "Bolder",
-            "size": "Medium",
-            "wrap": True,
-            "color": _COLORS.get(card.tone, "Default"),
-        }
-    ]
-    body += [{"type": "TextBlock", "text": _line_text(line), "wrap": True} for line in card.lines]
-    if card.fields:
-        body.append(
-            {"type": "FactSet", "facts": [{"title": k, "value": v} for k, v in card.fields]}
-        )
-    actions = [_action(b) for b in card.buttons]
-    if card.link:
-        actions.append({"type": "Action.OpenUrl", "title": "Open", "url": card.link})
-    entities = []
-    seen: set[tuple[str, str]] = set()
-    for line in card.lines:
-        for part in line:
-            if isinstance(part, Mention) and part.user is not None:
-                key = (part.user.id, part.name)
-                if key not in seen:
-                    seen.add(key)
-                    entities.append(
-                        {
-                            "type": "mention",
-                            "text": _mention_text(part),
-                            "mentioned": {"id": part.user.id, "name": part.name},
-                        }
-                    )
-    content: dict[str, Any] = {
-        "type": "AdaptiveCard",
-        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-        "version": CARD_VERSION,
-        "body": body,
-        "msteams": {"width": "Full"},
-    }
-    if actions:
-        content["actions"] = actions
-    if entities:
-        content["msteams"]["entities"] = entities
-    return content
-
-
-def card_attachment(card: Card) -> dict[str, Any]:
-    """The attachment that carries a card in a message activity."""
-    return {"contentType": ADAPTIVE, "content": adaptive_card(card)}
-
-
-def message_activity(card: Card, *, message_id: str | None = None) -> dict[str, Any]:
-    """A message activity carrying a card (with `id` when it replaces an existing message)."""
-    activity: dict[str, Any] = {
-        "type": "message",
-        "summary": card.title,
-        "attachments": [card_attachment(card)],
-    }
-    if message_id is not None:
-        activity["id"] = message_id
-    return activity
-
-
-def invoke_card(card: Card) -> dict[str, Any]:
-    """An `adaptiveCard/action` answer that replaces the clicked card."""
-    return {"statusCode": 200, "type": INVOKE_CARD, "value": adaptive_card(card)}
-
-
-def invoke_message(text: str) -> dict[str, Any]:
-    """An `adaptiveCard/action` answer shown only to the person who clicked."""
-    return {"statusCode": 200, "type": INVOKE_MESSAGE, "value": text[:1000]}
-
-
-def invoke_error(status: int, message: str) -> dict[str, Any]:
-    """An `adaptiveCard/action` answer for a click the bot cannot take."""
-    code = "BadRequest" if status == 400 else "Error"
-    return {"statusCode": status, "type": INVOKE_ERROR, "value": {"code": code, "message": message}}

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from adapters.slack import blocks as block_kit
 from adapters.slack import translate
 from adapters.slack.app import parse_body
 from bot import cards
@@ -28,7 +29,7 @@ def test_a_card_becomes_block_kit_with_mentions_and_stable_action_ids() -> None:
         tone="alert",
         link="https://acme.slack.com/archives/C1/p1",
     )
-    blocks = translate.card_blocks(card)
+    blocks = block_kit.card_blocks(card)
     assert blocks[0]["text"]["text"] == (
         ":rotating_light: *billing-router: p99 &lt;2s &amp; rising&gt;*"
     )
@@ -47,12 +48,12 @@ def test_a_card_becomes_block_kit_with_mentions_and_stable_action_ids() -> None:
     assert [e["type"] for e in actions["elements"]] == ["button", "button", "users_select"]
     assert actions["elements"][0]["style"] == "primary"
     assert "style" not in actions["elements"][1]
-    assert translate.card_text(card).endswith("Claimed for <@U0ALICE01>.")
+    assert block_kit.card_text(card).endswith("Claimed for <@U0ALICE01>.")
 
 
 def test_a_person_without_a_slack_id_is_named_not_mentioned() -> None:
     card = Card(title="t", lines=(("then ", Mention("Carol Diaz"), "."),))
-    assert translate.card_blocks(card)[1]["text"]["text"] == "then Carol Diaz."
+    assert block_kit.card_blocks(card)[1]["text"]["text"] == "then Carol Diaz."
 
 
 def test_repeated_actions_get_one_row_per_value() -> None:
@@ -65,7 +66,7 @@ def test_repeated_actions_get_one_row_per_value() -> None:
             Button(cards.ROLE_HAND_OFF, "Hand off: b", "b:steward", picks_user=True),
         ),
     )
-    rows = [b for b in translate.card_blocks(card) if b["type"] == "actions"]
+    rows = [b for b in block_kit.card_blocks(card) if b["type"] == "actions"]
     assert [r["block_id"] for r in rows] == ["pick|a:operator", "pick|b:steward"]
     for row in rows:
         assert [e["action_id"] for e in row["elements"]] == [
@@ -75,7 +76,7 @@ def test_repeated_actions_get_one_row_per_value() -> None:
     same_value = Card(
         title="x", buttons=(Button("alert.ack", "A", "1"), Button("alert.ack", "B", "1"))
     )
-    [row] = [b for b in translate.card_blocks(same_value) if b["type"] == "actions"]
+    [row] = [b for b in block_kit.card_blocks(same_value) if b["type"] == "actions"]
     assert [e["action_id"] for e in row["elements"]] == ["alert.ack", "alert.ack#2"]
 
 
@@ -214,15 +215,15 @@ def test_parse_body(raw: bytes, content_type: str, expected: dict[str, str]) -> 
 
 def test_block_kit_is_json_serialisable_and_within_limits() -> None:
     long = Card(title="x" * 5000, lines=tuple((f"line {n} " + "y" * 400,) for n in range(30)))
-    blocks = translate.card_blocks(long)
+    blocks = block_kit.card_blocks(long)
     json.dumps(blocks)
     assert all(len(b["text"]["text"]) <= 3000 for b in blocks if "text" in b)
-    assert len(translate.card_text(long)) <= 3000
+    assert len(block_kit.card_text(long)) <= 3000
 
 
 def test_a_link_cannot_break_out_of_its_mrkdwn_link() -> None:
     card = Card(title="t", link="https://grafana.example/d?a=1&b=2><!channel>|pwned <!here>")
-    [context] = [b for b in translate.card_blocks(card) if b["type"] == "context"]
+    [context] = [b for b in block_kit.card_blocks(card) if b["type"] == "context"]
     text = context["elements"][0]["text"]
     assert text == (
         "<https://grafana.example/d?a=1&amp;b=2%3E%3C!channel%3E%7Cpwned%20%3C!here%3E"
@@ -246,12 +247,12 @@ def test_mrkdwn_text_is_escaped_everywhere_and_mentions_carry_only_ids() -> None
         ),
         fields=(("<!here>", "a & <b>"),),
     )
-    shown = json.dumps(translate.message_args(card))
+    shown = json.dumps(block_kit.message_args(card))
     assert "<!channel>" not in shown and "<!here>" not in shown
-    blocks = translate.card_blocks(card)
+    blocks = block_kit.card_blocks(card)
     assert blocks[1]["text"]["text"] == "by Eve &lt;!here&gt; and <@U0ALICE01>"
     assert blocks[2]["fields"][0]["text"] == "*&lt;!here&gt;*\na &amp; &lt;b&gt;"
-    assert translate.card_text(card).startswith("&lt;!channel&gt; &amp; co")
+    assert block_kit.card_text(card).startswith("&lt;!channel&gt; &amp; co")
 
 
 def _message_event(message: dict[str, object], *, edited: bool = False) -> dict[str, object]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.teams import translate
+from adapters.teams import adaptive, translate
 from bot import cards
 from bot.cards import Button, Card, Mention
 from bot.domain import MessageRef, UserRef
@@ -245,7 +245,7 @@ def test_a_card_becomes_an_adaptive_card_1_5_with_execute_and_submit_fallback() 
         link="https://grafana.example.com/d/1",
     )
 
-    content = translate.adaptive_card(card)
+    content = adaptive.adaptive_card(card)
 
     assert content["type"] == "AdaptiveCard" and content["version"] == "1.5"
     title, first, second, facts = content["body"]
@@ -291,11 +291,11 @@ def test_a_card_becomes_an_adaptive_card_1_5_with_execute_and_submit_fallback() 
 def test_invoke_answers() -> None:
     card = Card(title="Done")
 
-    assert translate.invoke_card(card)["type"] == "application/vnd.microsoft.card.adaptive"
-    assert translate.invoke_card(card)["value"]["version"] == "1.5"
-    assert translate.invoke_message("Not yours") == {
+    assert adaptive.invoke_card(card)["type"] == "application/vnd.microsoft.card.adaptive"
+    assert adaptive.invoke_card(card)["value"]["version"] == "1.5"
+    assert adaptive.invoke_message("Not yours") == {
         "statusCode": 200,
         "type": "application/vnd.microsoft.activity.message",
         "value": "Not yours",
     }
-    assert translate.invoke_error(400, "bad")["statusCode"] == 400
+    assert adaptive.invoke_error(400, "bad")["statusCode"] == 400
