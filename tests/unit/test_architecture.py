@@ -185,14 +185,10 @@ def test_adapters_of_one_platform_never_import_another() -> None:
 
 
 MAX_LINES = 400
-# Longer today, each by work landed alongside this test: the registry (loader and line map),
-# the Slack inbound translation (payload checks) and the console's read model. The ceilings
-# only shrink: split the module rather than raise one.
-LONGER = {
-    "bot/registry.py": 640,
-    "adapters/slack/translate.py": 410,
-    "store/console.py": 430,
-}
+# Longer today, each by work landed alongside this test: the registry (loader and line map)
+# and the Slack inbound translation (payload checks). The ceilings only shrink: split the
+# module rather than raise one.
+LONGER = {"bot/registry.py": 640, "adapters/slack/translate.py": 410}
 
 
 def test_no_module_is_over_about_400_lines() -> None:
