@@ -145,7 +145,7 @@ PAGES = [
     ("systems person", "/?person=p7"),
     ("systems stale", "/?flag=stale"),
     ("systems open", "/?flag=open&page=3"),
-    ("one system", "/systems/sys-4242"),
+    ("one system", "/systems/sys-42"),
     ("open alerts", "/alerts"),
     ("open alerts page 20", "/alerts?page=20"),
     ("open alerts holder", "/alerts?holder=p3&state=open"),
@@ -215,7 +215,7 @@ async def run(systems: int, alerts: int, evidence: int, n: int) -> None:
             links=console.signins, person="p1", now=clock.now(), public_url=base
         )
         results: dict[str, Any] = {}
-        async with aiohttp.ClientSession() as session:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
             async with session.post(link.url) as r:
                 assert r.status == 200 and "Signed in as" in await r.text()
             for name, url in FLOORS + PAGES:

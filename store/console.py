@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Collection
+from collections.abc import AsyncIterator, Collection, Mapping
+from contextlib import asynccontextmanager
+from contextvars import Context, ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy import Table, func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import SQLModel
 
 from bot.domain import AuditEntry
@@ -44,9 +46,12 @@ SYSTEM_STATE = _table(SystemStateRow)
 
 # Confirmation ids from several replicas may commit out of order; re-reading a window of
 # recent ids catches a row that committed after a later one was already read.
-_REREAD = 1000
+_REREAD = 64
 
 T = TypeVar("T")
+_SHARED: ContextVar[AsyncConnection | None] = ContextVar("console_connection", default=None)
+# Spelled out rather than `!= resolved`, so the index on `state` serves the query.
+UNRESOLVED = ("open", "acknowledged")
 
 
 @dataclass(frozen=True)
@@ -131,7 +136,8 @@ class ChainCheck:
 
 @dataclass
 class _Confirmations:
-    latest: dict[str, dict[str, tuple[str, datetime, int]]] = field(default_factory=dict)
+    latest: dict[str, dict[str, tuple[str, datetime]]] = field(default_factory=dict)
+    order: dict[tuple[str, str], tuple[datetime, int]] = field(default_factory=dict)
     max_id: int = 0
 
 
@@ -177,33 +183,54 @@ class ConsoleStore:
         self._chain: tuple[tuple[int, str], ChainCheck] | None = None
         self._walking: asyncio.Task[ChainCheck] | None = None
 
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[None]:
+        """Serve every read inside the block from one connection: a page makes several
+        reads, and each checkout of a pooled connection costs a round trip of its own."""
+        if _SHARED.get() is not None:
+            yield
+            return
+        async with self.engine.connect() as conn:
+            token = _SHARED.set(conn)
+            try:
+                yield
+            finally:
+                _SHARED.reset(token)
+
+    @asynccontextmanager
+    async def _connect(self) -> AsyncIterator[AsyncConnection]:
+        shared = _SHARED.get()
+        if shared is not None:
+            yield shared
+            return
+        async with self.engine.connect() as conn:
+            yield conn
+
     # ---- systems ------------------------------------------------------------------------------
 
-    async def confirmations(self) -> dict[str, dict[str, tuple[str, datetime]]]:
-        """System -> role -> (person, when) of each role's latest confirmation."""
+    async def confirmations(self) -> Mapping[str, Mapping[str, tuple[str, datetime]]]:
+        """System -> role -> (person, when) of each role's latest confirmation. The mapping
+        is the cache itself: callers only read it."""
         cache = self._confirmations
         c = CONFIRMATION.c
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             rows = await conn.execute(
                 select(c.id, c.system, c.role, c.person, c.at)
                 .where(c.id > cache.max_id - _REREAD)
                 .order_by(c.id)
             )
             for r in rows:
-                roles = cache.latest.setdefault(r.system, {})
-                known = roles.get(r.role)
-                if known is None or (r.at, r.id) >= (known[1], known[2]):
-                    roles[r.role] = (r.person, r.at, r.id)
+                known = cache.order.get((r.system, r.role))
+                if known is None or (r.at, r.id) >= known:
+                    cache.order[(r.system, r.role)] = (r.at, r.id)
+                    cache.latest.setdefault(r.system, {})[r.role] = (r.person, r.at)
                 cache.max_id = max(cache.max_id, r.id)
-        return {
-            sid: {role: (p, at) for role, (p, at, _) in roles.items()}
-            for sid, roles in cache.latest.items()
-        }
+        return cache.latest
 
     async def stopped(self) -> dict[str, tuple[datetime | None, str | None]]:
         """Systems stopped right now, with when and by whom."""
         t = SYSTEM_STATE.c
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             rows = await conn.execute(
                 select(t.system, t.changed_at, t.changed_by).where(t.stopped.is_(True))
             )
@@ -212,9 +239,9 @@ class ConsoleStore:
     async def open_counts(self) -> dict[str | None, int]:
         """Unresolved alerts per system (None: unowned)."""
         a = ALERT.c
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             rows = await conn.execute(
-                select(a.system, func.count()).where(a.state != "resolved").group_by(a.system)
+                select(a.system, func.count()).where(a.state.in_(UNRESOLVED)).group_by(a.system)
             )
             return {system: int(n) for system, n in rows}
 
@@ -225,7 +252,7 @@ class ConsoleStore:
         a = ALERT.c
         conditions: list[Any] = []
         if where.open_only:
-            conditions.append(a.state != "resolved")
+            conditions.append(a.state.in_(UNRESOLVED))
         if where.system is not None:
             conditions.append(a.system == where.system)
         if where.unowned:
@@ -243,7 +270,7 @@ class ConsoleStore:
             .offset(offset)
             .limit(limit)
         )
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             total = (
                 await conn.execute(select(func.count()).select_from(ALERT).where(*conditions))
             ).scalar_one()
@@ -256,7 +283,7 @@ class ConsoleStore:
         if not alert_ids:
             return {}
         s = STEP.c
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             rows = await conn.execute(
                 select(s.alert_id, s.position, s.person, s.label, s.due_at, s.state, s.sent_at)
                 .where(s.alert_id.in_(list(alert_ids)))
@@ -293,7 +320,7 @@ class ConsoleStore:
             conditions.append(t.at >= where.since)
         if where.until is not None:
             conditions.append(t.at < where.until)
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             rows = await conn.execute(
                 select(AUDIT).where(*conditions).order_by(t.seq.desc()).limit(limit)
             )
@@ -301,7 +328,7 @@ class ConsoleStore:
 
     async def actions(self) -> list[str]:
         """Every kind of evidence recorded so far (for the filter's choices)."""
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             rows = await conn.execute(select(AUDIT.c.action).distinct().order_by(AUDIT.c.action))
             return [str(r[0]) for r in rows]
 
@@ -311,7 +338,7 @@ class ConsoleStore:
         a new walk in the background: no page waits on a walk of a long log, and an edit
         deep in the log shows within `fresh_for` plus one walk."""
         t = AUDIT.c
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             tip = (
                 await conn.execute(select(t.seq, t.hash).order_by(t.seq.desc()).limit(1))
             ).first()
@@ -320,7 +347,8 @@ class ConsoleStore:
             return await self._walk(key, now)
         known, check = self._chain
         if (known != key or now - check.checked_at >= fresh_for) and self._walking is None:
-            self._walking = asyncio.create_task(self._walk(key, now))
+            # A fresh context: the walk outlives the request and its shared connection.
+            self._walking = asyncio.create_task(self._walk(key, now), context=Context())
         return check
 
     async def settled(self) -> None:

@@ -8,7 +8,7 @@ so the console answers on the same port as the platforms.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,7 +23,7 @@ from store.console import AlertFilter, AuditFilter, ConsoleStore
 from store.signins import SignIns
 
 from . import views
-from .auth import Gate, Viewer
+from .auth import Gate, Handler, Viewer
 from .templating import STATIC, Pages
 
 RECENT = 20  # resolved alerts shown on a system's page
@@ -86,7 +86,10 @@ class Console:
 
     def routes(self) -> list[web.AbstractRouteDef]:
         """Every console route; pages need a viewer, static files and sign-in do not."""
-        g = self.gate.guard
+
+        def g(handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+            return self.gate.guard(self._reading(handler))
+
         return [
             web.get("/", g(self.systems)),
             web.get("/systems/{system}", g(self.system)),
@@ -98,6 +101,13 @@ class Console:
             *self.gate.routes(),
             web.static("/static/", STATIC, append_version=False),
         ]
+
+    def _reading(self, handler: Handler) -> Handler:
+        async def read(request: web.Request, viewer: Viewer) -> web.StreamResponse:
+            async with self.store.reading():
+                return await handler(request, viewer)
+
+        return read
 
     def _page(
         self, name: str, viewer: Viewer, *, status: int = 200, **context: object
@@ -184,8 +194,8 @@ class Console:
         """Open alerts: state, holder, who has been told and when, the next step."""
         registry = self.registry()
         q = request.query
-        system = q.get("system", "")[: views.QUERY_CAP].strip()
-        holder = q.get("holder", "")[: views.QUERY_CAP].strip()
+        system = views.param(q, "system")
+        holder = views.param(q, "holder")
         state = q.get("state", "")
         state = state if state in ("open", "acknowledged") else ""
         page = views.page_number(q.get("page"))
@@ -193,7 +203,7 @@ class Console:
             where=AlertFilter(
                 system=system if system and system != "-" else None,
                 unowned=system == "-",
-                holder=holder or None,
+                holder=self._search_index().person(holder) or holder or None,
                 state=state or None,
             ),
             offset=(page - 1) * views.PER_PAGE,
@@ -216,13 +226,11 @@ class Console:
     async def evidence(self, request: web.Request, viewer: Viewer) -> web.Response:
         """The audit timeline, newest first, with filters and whether the chain verifies."""
         q = request.query
-        filters = {
-            k: q.get(k, "")[: views.QUERY_CAP].strip() for k in ("system", "actor", "action")
-        }
+        filters = {k: views.param(q, k) for k in ("system", "actor", "action")}
         since, until = _day(q.get("since")), _day(q.get("until"))
         where = AuditFilter(
             system=filters["system"] or None,
-            actor=filters["actor"] or None,
+            actor=self._search_index().person(filters["actor"]) or filters["actor"] or None,
             action=filters["action"] or None,
             alert_id=views.whole(q.get("alert")),
             since=since,

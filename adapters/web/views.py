@@ -66,11 +66,17 @@ class SystemsQuery:
         """Read the filter from query parameters; anything odd falls back to no filter."""
         flag = params.get("flag", "")
         return cls(
-            q=params.get("q", "")[:QUERY_CAP].strip(),
-            person=params.get("person", "")[:QUERY_CAP].strip(),
+            q=param(params, "q"),
+            person=param(params, "person"),
             flag=flag if flag in cls.FLAGS else "",
             page=page_number(params.get("page")),
         )
+
+
+def param(params: Mapping[str, str], key: str) -> str:
+    """A text filter from a URL: capped, without NUL (no stored text holds one, and
+    PostgreSQL refuses it in a query), trimmed."""
+    return params.get(key, "")[:QUERY_CAP].replace("\x00", "").strip()
 
 
 def whole(value: str | None, *, digits: int = 17) -> int | None:
@@ -94,12 +100,21 @@ class SearchIndex:
         people = registry.people
         self.order = sorted(registry.systems)
         self.text: dict[str, str] = {}
+        # A person filter takes a registry key, a name or an email.
+        self.people: dict[str, str] = {}
+        for key, p in people.items():
+            for word in (p.email, p.name, key):
+                self.people[word.lower()] = key
         for sid in self.order:
             s = registry.systems[sid]
             words = [sid, s.name]
             for person in set(s.roles().values()):
                 words += [person, people[person].name, people[person].email]
             self.text[sid] = "\n".join(words).lower()
+
+    def person(self, text: str) -> str | None:
+        """The person a filter names, by key, name or email (case-insensitive)."""
+        return self.people.get(text.strip().lower()) if text else None
 
 
 @dataclass(frozen=True)
@@ -128,7 +143,8 @@ def filter_systems(
         needle = query.q.lower()
         found = [sid for sid in found if needle in index.text[sid]]
     if query.person:
-        found = [sid for sid in found if query.person in registry.systems[sid].roles().values()]
+        person = index.person(query.person)
+        found = [sid for sid in found if person in registry.systems[sid].roles().values()]
     if query.flag == "stopped":
         found = [sid for sid in found if sid in stopped]
     elif query.flag == "open":
@@ -143,12 +159,17 @@ def filter_systems(
 
 
 def is_stale(system: SystemView, confirmations: Mapping[str, Confirmed], now: datetime) -> bool:
-    """Whether any role of the system is unconfirmed."""
-    confirmed = confirmations.get(system.id, {})
-    return any(
-        unconfirmed(person, confirmed.get(role), every=system.review_every, now=now)
-        for role, person in system.roles().items()
-    )
+    """Whether any role of the system is unconfirmed: `bot.roles.unconfirmed`'s rule as a
+    yes or no, without composing its reason (the filter asks it of every system)."""
+    confirmed = confirmations.get(system.id)
+    if not confirmed:
+        return True
+    oldest = now - system.review_every
+    for role, person in system.roles().items():
+        held = confirmed.get(role)
+        if held is None or held[0] != person or held[1] < oldest:
+            return True
+    return False
 
 
 @dataclass(frozen=True)
