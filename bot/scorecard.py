@@ -24,15 +24,16 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 DECISIONS = ("continue", "stabilize", "pause", "stop")
 REWORK_WINDOW = timedelta(hours=24)
 MONITOR = "monitor"  # the actor of resolves an integration posted
 
 
-@dataclass(frozen=True)
-class AlertRecord:
-    """What the record says about one alert, flattened for counting."""
+class AlertRecord(NamedTuple):
+    """What the record says about one alert, flattened for counting (a tuple: a busy week
+    builds tens of thousands of them)."""
 
     id: int
     system: str | None
@@ -251,7 +252,7 @@ def numbers(
         if response is not None:
             latencies.append(response[1] - a.opened_at)
         before_steps = response is not None and (
-            a.first_step_at is None or response[1] <= a.first_step_at
+            a.first_step_at is None or response[1] < a.first_step_at
         )
         if before_steps and response is not None and response[0] == a.first_holder:
             operator_first += 1

@@ -220,3 +220,80 @@ class ConsoleSessionRow(SQLModel, table=True):
     person: str = Field(max_length=255)
     created_at: datetime = _time()
     expires_at: datetime = _time(index=True)
+
+
+# ---- governance and incident review (issues 13 and 14) ---------------------------------------
+
+# Scorecards and reviews read the evidence log by action and time, and by alert.
+Index("ix_audit_entry_action_at", AuditRow.action, AuditRow.at)  # type: ignore[arg-type]
+Index("ix_audit_entry_alert_id", AuditRow.alert_id)  # type: ignore[arg-type]
+Index("ix_alert_resolved_at", AlertRow.resolved_at)  # type: ignore[arg-type]
+
+
+class RegistryVersionRow(SQLModel, table=True):
+    """A registry file as it was loaded: its sha256 and its text, kept for reviews."""
+
+    __tablename__ = "registry_version"
+    version: str = Field(primary_key=True, max_length=64)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    source: str = Field(default="", max_length=1000)
+    loaded_at: datetime = _time()
+
+
+class AlertVersionRow(SQLModel, table=True):
+    """The registry version in force when an alert was taken."""
+
+    __tablename__ = "alert_registry_version"
+    alert_id: int = Field(primary_key=True, foreign_key="alert.id")
+    version: str = Field(max_length=64)
+
+
+class ResolveFormRow(SQLModel, table=True):
+    """The resolver's answers (or "skipped"): failure class and why the output passed."""
+
+    __tablename__ = "resolve_form"
+    alert_id: int = Field(primary_key=True, foreign_key="alert.id")
+    skipped: bool = False
+    failure_class: str | None = Field(default=None, max_length=32)
+    why_passed: str = Field(default="", sa_column=Column(Text, nullable=False))
+    by: str = Field(max_length=255)
+    at: datetime = _time()
+
+
+class FollowUpRow(SQLModel, table=True):
+    """A follow-up action from an incident, with its owner, due date and chasing state."""
+
+    __tablename__ = "follow_up"
+    __table_args__ = (Index("ix_follow_up_open_due", "done_at", "due_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int | None = Field(default=None, foreign_key="alert.id", index=True)
+    system: str | None = Field(default=None, index=True, max_length=255)
+    action: str = Field(sa_column=Column(Text, nullable=False))
+    owner: str = Field(max_length=255)
+    due_at: datetime = _time()
+    created_by: str = Field(max_length=255)
+    created_at: datetime = _time()
+    reminded_at: datetime | None = _time(nullable=True)
+    escalated_at: datetime | None = _time(nullable=True)
+    done_at: datetime | None = _time(nullable=True)
+    done_by: str | None = Field(default=None, max_length=255)
+
+
+class GovernanceDigestRow(SQLModel, table=True):
+    """One system's scorecard sent to its steward for one period, and the decision taken.
+    Unique per system and period, so replicas send each digest once."""
+
+    __tablename__ = "governance_digest"
+    __table_args__ = (UniqueConstraint("system", "period"),)
+    id: int | None = Field(default=None, primary_key=True)
+    system: str = Field(index=True, max_length=255)
+    period: str = Field(max_length=32)
+    steward: str = Field(max_length=255)
+    sent_at: datetime = _time(index=True)
+    platform: str | None = Field(default=None, max_length=16)
+    decision: str | None = Field(default=None, max_length=16)
+    decided_by: str | None = Field(default=None, max_length=255)
+    decided_at: datetime | None = _time(nullable=True)
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False))
+    escalated_at: datetime | None = _time(nullable=True)
+    escalated_to: str | None = Field(default=None, max_length=255)

@@ -1,0 +1,235 @@
+"""Governance and review storage: the batched reads that turn the record into scorecard and
+review inputs, and the writes of digests, decisions, resolve forms, follow-ups and registry
+versions. One GovernanceRepository per transaction's session; it never commits."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from sqlalchemy import JSON, String, Table, func, or_, select, type_coerce, update
+from sqlalchemy import cast as cast_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel
+
+from bot.scorecard import REWORK_WINDOW, AlertRecord, DigestRecord, Record, StopRecord
+from store.sql import dialect_insert, dialect_name
+from store.tables import (
+    AcknowledgementRow,
+    AlertRow,
+    AuditRow,
+    EscalationStepRow,
+    GovernanceDigestRow,
+    StopRequestRow,
+)
+
+
+def _table(model: type[SQLModel]) -> Table:
+    return cast(Table, model.__table__)  # type: ignore[attr-defined]
+
+
+ALERT = _table(AlertRow)
+ACK = _table(AcknowledgementRow)
+STEP = _table(EscalationStepRow)
+STOP = _table(StopRequestRow)
+AUDIT = _table(AuditRow)
+DIGEST = _table(GovernanceDigestRow)
+A, K, S, R, T, G = ALERT.c, ACK.c, STEP.c, STOP.c, AUDIT.c, DIGEST.c
+
+CLAIMED = ("alert.claimed", "alert.unowned")
+HANDED_OFF = "alert.handed_off"
+CONFIRMED_STATES = frozenset({"running", "done", "failed"})
+
+
+def _raw(column: Any) -> Any:
+    """A time column read as the driver hands it over (text on SQLite), skipping the generic
+    per-value conversion, which dominates reading tens of thousands of rows."""
+    return type_coerce(column, String)
+
+
+def _utc(value: str | datetime | None) -> datetime | None:
+    """A time read through `_raw` as an aware UTC datetime (stored as naive UTC)."""
+    if value is None:
+        return None
+    if isinstance(value, str):  # SQLite: naive UTC text; parsing it with its offset is cheapest
+        return datetime.fromisoformat(value + "+00:00")
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _stop(row: Any) -> StopRecord:
+    return StopRecord(
+        id=row.id,
+        system=row.system,
+        kind=row.kind,
+        requested_by=row.requested_by,
+        requested_at=row.requested_at,
+        state=row.state,
+        # The request leaves `requested` when its holder confirms; a finished run moves
+        # `updated_at` on to the end of the action, which the timeouts keep short.
+        confirmed_at=row.updated_at if row.state in CONFIRMED_STATES else None,
+        reason=row.reason,
+    )
+
+
+def _digest(row: Any) -> DigestRecord:
+    return DigestRecord(
+        system=row.system,
+        sent_at=row.sent_at,
+        decision=row.decision,
+        decided_at=row.decided_at,
+        decided_by=row.decided_by,
+        reason=row.reason,
+    )
+
+
+class GovernanceRepository:
+    """Reads and writes for scorecards, digests and reviews on one session."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.dialect = dialect_name(session)
+
+    def _json_text(self, column: Any, key: str) -> Any:
+        """A top-level string of a JSON text column, extracted by the database."""
+        if self.dialect == "postgresql":
+            return cast_(column, JSON)[key].as_string()
+        return func.json_extract(column, f"$.{key}")
+
+    async def scorecard_record(
+        self, *, since: datetime, until: datetime, systems: Collection[str] | None = None
+    ) -> Record:
+        """Everything bot.scorecard.scorecards reads for periods within [since, until), in
+        five queries whatever the number of alerts: alerts opened before `until` that were
+        open or resolved after `since - 24 h` (rework looks back a day), their
+        acknowledgements, first sent steps, first holders and hand-offs; stop requests and
+        steward digests of the span. `systems` narrows it (unowned alerts always come, for
+        the channels they share). `stale_roles` is left empty for the caller to fill."""
+        window = [
+            A.opened_at < until,
+            or_(A.resolved_at.is_(None), A.resolved_at >= since - REWORK_WINDOW),
+        ]
+        if systems is not None:
+            window.append(or_(A.system.in_(list(systems)), A.system.is_(None)))
+        # Correlated look-ups, each answered by an index on alert_id: SQLite would scan a
+        # joined aggregate once per alert.
+        sent = (S.alert_id == A.id, S.sent_at.is_not(None))
+        first_step = select(func.min(S.sent_at)).where(*sent).scalar_subquery()
+        steps = select(func.count()).where(*sent).scalar_subquery()
+        hand_offs = (
+            select(func.count()).where(T.alert_id == A.id, T.action == HANDED_OFF).scalar_subquery()
+        )
+        # Each alert is claimed once; its first holder is in that entry's detail.
+        claim = (T.alert_id == A.id, T.action.in_(CLAIMED))
+        first_holder = (
+            select(self._json_text(T.detail, "holder")).where(*claim).limit(1).scalar_subquery()
+        )
+        query = (
+            select(
+                A.id,
+                A.system,
+                A.platform,
+                A.channel,
+                A.fingerprint,
+                _raw(A.opened_at).label("opened_at"),
+                A.holder,
+                A.resolved_by,
+                _raw(A.resolved_at).label("resolved_at"),
+                A.repeats,
+                K.person.label("ack_person"),
+                _raw(K.at).label("ack_at"),
+                _raw(first_step).label("first"),
+                steps.label("steps"),
+                hand_offs.label("hand_offs"),
+                first_holder.label("first_holder"),
+            )
+            .select_from(ALERT)
+            .outerjoin(ACK, K.alert_id == A.id)
+            .where(*window)
+        )
+        alerts = [
+            AlertRecord(
+                id_,
+                system,
+                f"{platform}:{channel}",
+                fingerprint,
+                _utc(opened_at),  # type: ignore[arg-type]
+                # Alerts older than the claim log (none today) fall back to their holder.
+                first if first is not None or system is None else holder,
+                ack_by,
+                _utc(ack_at),
+                resolved_by,
+                _utc(resolved_at),
+                _utc(first_step_at),
+                sent,
+                handed,
+                repeats,
+            )
+            for (
+                id_, system, platform, channel, fingerprint, opened_at, holder, resolved_by,
+                resolved_at, repeats, ack_by, ack_at, first_step_at, sent, handed, first,
+            ) in await self.session.execute(query)
+        ]  # fmt: skip
+        stop_query = select(STOP).where(R.requested_at >= since, R.requested_at < until)
+        digest_query = select(DIGEST).where(G.sent_at >= since, G.sent_at < until)
+        if systems is not None:
+            stop_query = stop_query.where(R.system.in_(list(systems)))
+            digest_query = digest_query.where(G.system.in_(list(systems)))
+        stops = [_stop(r) for r in await self.session.execute(stop_query.order_by(R.id))]
+        digests = [_digest(r) for r in await self.session.execute(digest_query.order_by(G.id))]
+        return Record(alerts=alerts, stops=stops, digests=digests)
+
+    # ---- steward digests and decisions ------------------------------------------------------
+
+    async def add_digest(
+        self, *, system: str, period: str, steward: str, at: datetime, platform: str | None = None
+    ) -> int | None:
+        """Record that a system's digest for `period` goes out; None when a digest for that
+        system and period is already recorded (another replica sent it)."""
+        stmt = (
+            dialect_insert(self.session, DIGEST)
+            .values(
+                system=system,
+                period=period,
+                steward=steward,
+                sent_at=at,
+                platform=platform,
+                reason="",
+            )
+            .on_conflict_do_nothing(index_elements=["system", "period"])
+            .returning(G.id)
+        )
+        return cast(int | None, (await self.session.execute(stmt)).scalar_one_or_none())
+
+    async def decide(
+        self, *, system: str, decision: str, by: str, at: datetime, reason: str = ""
+    ) -> DigestRecord | None:
+        """Record the steward's decision on the system's latest digest, once; None when there
+        is no digest or it was already decided."""
+        latest = select(func.max(G.id)).where(G.system == system).scalar_subquery()
+        result = await self.session.execute(
+            update(DIGEST)
+            .where(G.id == latest, G.decision.is_(None))
+            .values(decision=decision, decided_by=by, decided_at=at, reason=reason[:500])
+            .returning(*DIGEST.c)
+        )
+        row = result.first()
+        return _digest(row) if row else None
+
+    async def undecided_digests(self, *, sent_before: datetime) -> list[tuple[int, DigestRecord]]:
+        """Digests sent before `sent_before`, still undecided and not yet escalated."""
+        rows = await self.session.execute(
+            select(DIGEST)
+            .where(G.decision.is_(None), G.escalated_at.is_(None), G.sent_at < sent_before)
+            .order_by(G.id)
+        )
+        return [(r.id, _digest(r)) for r in rows]
+
+    async def mark_digest_escalated(self, *, digest_id: int, to: str, at: datetime) -> bool:
+        """Note that an undecided digest went to the higher authority; False if already done."""
+        result = await self.session.execute(
+            update(DIGEST)
+            .where(G.id == digest_id, G.escalated_at.is_(None), G.decision.is_(None))
+            .values(escalated_at=at, escalated_to=to)
+        )
+        return bool(cast(Any, result).rowcount)
