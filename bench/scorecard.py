@@ -25,8 +25,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from bench.common import PG_URL, report, summary
 from bot.scorecard import SystemInfo, scorecards
 from store.database import make_engine, migrate
-from store.governance import ALERT, AUDIT, GovernanceRepository
-from store.repository import ACK, STEP
+from store.governance import ACK, ALERT, AUDIT, STEP, GovernanceRepository
 
 NOW = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
 SYSTEMS = 50

@@ -8,13 +8,11 @@ from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import JSON, String, Table, func, or_, select, type_coerce, update
+from sqlalchemy import JSON, String, func, or_, select, type_coerce, update
 from sqlalchemy import cast as cast_
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import SQLModel
 
 from bot.scorecard import REWORK_WINDOW, AlertRecord, DigestRecord, Record, StopRecord
-from store.sql import dialect_insert, dialect_name
+from store.sql import SessionRepository, changed, dialect_insert, table
 from store.tables import (
     AcknowledgementRow,
     AlertRow,
@@ -24,17 +22,12 @@ from store.tables import (
     StopRequestRow,
 )
 
-
-def _table(model: type[SQLModel]) -> Table:
-    return cast(Table, model.__table__)  # type: ignore[attr-defined]
-
-
-ALERT = _table(AlertRow)
-ACK = _table(AcknowledgementRow)
-STEP = _table(EscalationStepRow)
-STOP = _table(StopRequestRow)
-AUDIT = _table(AuditRow)
-DIGEST = _table(GovernanceDigestRow)
+ALERT = table(AlertRow)
+ACK = table(AcknowledgementRow)
+STEP = table(EscalationStepRow)
+STOP = table(StopRequestRow)
+AUDIT = table(AuditRow)
+DIGEST = table(GovernanceDigestRow)
 A, K, S, R, T, G = ALERT.c, ACK.c, STEP.c, STOP.c, AUDIT.c, DIGEST.c
 
 CLAIMED = ("alert.claimed", "alert.unowned")
@@ -83,12 +76,9 @@ def _digest(row: Any) -> DigestRecord:
     )
 
 
-class GovernanceRepository:
-    """Reads and writes for scorecards, digests and reviews on one session."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-        self.dialect = dialect_name(session)
+class GovernanceRepository(SessionRepository):
+    """Reads and writes for scorecards, digests and reviews on one session (`tx.governance`
+    once the transaction holds it)."""
 
     def _json_text(self, column: Any, key: str) -> Any:
         """A top-level string of a JSON text column, extracted by the database."""
@@ -232,4 +222,4 @@ class GovernanceRepository:
             .where(G.id == digest_id, G.escalated_at.is_(None), G.decision.is_(None))
             .values(escalated_at=at, escalated_to=to)
         )
-        return bool(cast(Any, result).rowcount)
+        return bool(changed(result))
