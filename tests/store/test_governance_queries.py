@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from adapters.fake import ManualClock
+from adapters.fake import ManualClock, deliver
 from bot import cards
 from bot.domain import MessageRef, UserRef
 from bot.events import AlertSeen, ButtonClicked, CommandGiven
@@ -33,14 +33,15 @@ async def governance(store: SqlStore) -> AsyncIterator[GovernanceRepository]:
 async def fire(service: AccountabilityService, text: str, channel: str = "C0ALERTS1") -> int:
     global N
     N += 1
-    taken = await service.handle_alert(
+    taken = await deliver(
+        service,
         AlertSeen(
             platform="slack",
             channel=channel,
             text=text,
             event_id=f"Ev{N}",
             message=MessageRef("slack", channel, f"1700000000.{N:06d}"),
-        )
+        ),
     )
     assert taken.alert is not None
     return taken.alert.id
