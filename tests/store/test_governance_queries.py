@@ -14,10 +14,12 @@ from bot import cards
 from bot.domain import MessageRef, UserRef
 from bot.events import AlertSeen, ButtonClicked, CommandGiven
 from bot.registry import Registry
+from bot.review import contract_of, review
 from bot.scorecard import SystemInfo, scorecards
 from bot.service import AccountabilityService
 from store.database import SqlStore
 from store.governance import GovernanceRepository
+from store.reviews import SqlReviews
 
 ALICE, BOB, CAROL = (UserRef("slack", u) for u in ("U0ALICE01", "U0BOB0002", "U0CAROL03"))
 N = 0
@@ -171,3 +173,88 @@ async def test_undecided_digests_escalate_once(store: SqlStore, clock: ManualClo
         assert await gov.mark_digest_escalated(digest_id=digest, to="dana", at=at)
         assert not await gov.mark_digest_escalated(digest_id=digest, to="dana", at=at)
         assert await gov.undecided_digests(sent_before=at + timedelta(hours=48)) == []
+
+
+@asynccontextmanager
+async def reviews(store: SqlStore) -> AsyncIterator[SqlReviews]:
+    sessions = async_sessionmaker(store.engine, expire_on_commit=False)
+    async with sessions() as session, session.begin():
+        yield SqlReviews(session)
+
+
+async def test_review_record_gathers_one_alerts_story(
+    service: AccountabilityService, store: SqlStore, clock: ManualClock, registry: Registry
+) -> None:
+    other = await fire(service, "support-drafter drafting assistant timeouts")
+    alert_id = await fire(service, "[FIRING:1] billing-router p99 latency 2.3s")
+    async with reviews(store) as rv:
+        assert await rv.remember_registry(
+            version=registry.version,
+            text=registry.source_text,
+            source="ownership.yaml",
+            at=clock.now(),
+        )
+        assert not await rv.remember_registry(
+            version=registry.version, text="x", source="ownership.yaml", at=clock.now()
+        )
+        await rv.set_alert_versions(alert_ids=[alert_id, other], version=registry.version)
+        await rv.set_alert_versions(alert_ids=[alert_id], version="b" * 64)  # first one wins
+    clock.advance(timedelta(minutes=11))
+    await service.tick()
+    await service.click(press(BOB, cards.ACK, alert_id))
+    await service.click(press(BOB, cards.HAND_OFF, alert_id, target=ALICE))
+    await service.command(
+        CommandGiven(user=CAROL, command="stop", args="billing-router bad scores", channel="C0")
+    )
+    clock.advance(timedelta(minutes=1))
+    await service.click(press(ALICE, cards.RESOLVE, alert_id))
+    clock.advance(timedelta(minutes=1))
+    await service.command(CommandGiven(user=CAROL, command="stop", args="billing-router later"))
+    at = clock.now()
+    async with reviews(store) as rv:
+        assert await rv.record_form(
+            alert_id=alert_id, by="alice", at=at, skipped=False,
+            failure_class="bad_source", why_passed="stale upstream prices",
+        )  # fmt: skip
+        assert not await rv.record_form(alert_id=alert_id, by="alice", at=at, skipped=True)
+        follow = await rv.add_follow_up(
+            action="pin the feed", owner="bob", due_at=at + timedelta(days=7),
+            created_by="alice", at=at, alert_id=alert_id, system="billing-router",
+        )  # fmt: skip
+        assert await rv.registry_text(version=registry.version) == registry.source_text
+        assert await rv.latest_resolved(system="billing-router") == alert_id
+        assert await rv.latest_resolved(system="support-drafter") is None
+    async with reviews(store) as rv:
+        record = await rv.review_record(alert_id=alert_id, now=clock.now())
+        assert await rv.review_record(alert_id=999_999, now=clock.now()) is None
+    assert record is not None
+    assert [e.action for e in record.timeline] == [
+        "alert.claimed",
+        "alert.escalated",
+        "alert.acknowledged",
+        "alert.handed_off",
+        "stop.requested",  # the system's stop while the alert was open; the later one is not
+        "alert.resolved",
+    ]
+    assert record.timeline[3].detail == {"from": "bob", "to": "alice"}
+    assert record.form is not None and record.form.failure_class == "bad_source"
+    assert record.follow_ups == (follow,)
+    assert record.version == registry.version
+
+    then = contract_of(registry, "billing-router")
+    r = review(record=record, then=then, now=then)
+    assert r.missing == (3, 4)  # the example declares no operator checks nor evidence links
+    assert "handed off to Alice Ng" in r.answers[0].text
+    assert "stop requested by Carol Diaz" in r.answers[0].text
+
+    async with reviews(store) as rv:
+        remind, escalate = await rv.follow_ups_to_chase(now=at + timedelta(days=8))
+        assert [f.id for f in remind] == [follow.id] and escalate == []
+        assert await rv.mark_follow_up(follow_up_id=follow.id, at=at, step="reminded")
+        assert not await rv.mark_follow_up(follow_up_id=follow.id, at=at, step="reminded")
+        remind, escalate = await rv.follow_ups_to_chase(now=at + timedelta(days=9))
+        assert remind == [] and [f.id for f in escalate] == [follow.id]
+        assert [f.id for f in await rv.open_follow_ups(system="billing-router")] == [follow.id]
+        assert await rv.finish_follow_up(follow_up_id=follow.id, by="bob", at=at)
+        assert not await rv.finish_follow_up(follow_up_id=follow.id, by="bob", at=at)
+        assert await rv.open_follow_ups() == []
