@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from bot import review_views as views
 from bot.domain import Alert, AlertState
+from bot.evidence_links import fill_link
 from bot.registry import Registry
 from bot.review import (
     Contract,
@@ -18,7 +19,6 @@ from bot.review import (
     ReviewRecord,
     TimelineEntry,
     contract_of,
-    fill_link,
     review,
 )
 
