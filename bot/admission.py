@@ -33,6 +33,12 @@ class Admitted:
     status: Literal["firing", "resolved"]
 
 
+def watched_ids(context: Context, *, platform: str) -> frozenset[str]:
+    """The channel ids of one platform whose posts may be alerts; a translator may skip
+    parsing anything else (the same rule `admit` applies)."""
+    return frozenset(c.id for c in context.registry.watched() if c.platform == platform)
+
+
 def admit(context: Context, event: AlertSeen) -> Admitted | None:
     """Whether `event` is an alert (None when not), and its system."""
     registry = context.registry

@@ -33,6 +33,7 @@ from adapters.slack import translate
 from adapters.slack.platform import SlackPlatform
 from adapters.slack.translate import ClickContext, Identity
 from bot import render
+from bot.admission import watched_ids
 from bot.cards import Card, Reply
 from bot.events import ButtonClicked
 from bot.ports import PlatformError
@@ -150,9 +151,7 @@ class SlackAdapter:
 
     async def take_message(self, body: Mapping[str, Any], me: Identity) -> BoltResponse | None:
         """Store the alert in a message event before Slack hears back; 503 when storage fails."""
-        watched = frozenset(
-            c.id for c in self.runtime.registry.watched() if c.platform == translate.PLATFORM
-        )
+        watched = watched_ids(self.runtime.service.context, platform=translate.PLATFORM)
         seen = translate.alert_from_event(body, me=me, watched=watched)
         if seen is None:
             return None
