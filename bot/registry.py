@@ -26,6 +26,7 @@ GROUP_WORDS = frozenset(
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+SANDBOX_PLATFORM = "web"  # the browser sandbox's chat platform (adapters/web/sandbox)
 
 
 def parse_duration(value: Any) -> timedelta:
@@ -344,9 +345,22 @@ class Registry:
                 found.setdefault(c, []).append(s)
         return {c: tuple(systems) for c, systems in found.items()}
 
+    def listed(self, channel: ChannelId) -> ChannelId:
+        """The registry channel that `channel` stands for. The browser sandbox (platform
+        `web`) shows the registry's own channels under their ids, so a sandbox channel gets
+        the fallback owner and match order of the channel it shows."""
+        if channel.platform != SANDBOX_PLATFORM:
+            return channel
+        return self._by_id.get(channel.id, channel)
+
+    @functools.cached_property
+    def _by_id(self) -> dict[str, ChannelId]:
+        return {c.id: c for c in sorted(self._watched, key=str)}
+
     def match_order(self, channel: ChannelId) -> tuple[SystemView, ...]:
         """Systems in the order alert text is matched against them: those that list this
         channel first, then the rest. Cached per channel: alerts arrive in bursts."""
+        channel = self.listed(channel)
         cache = self.__dict__.setdefault("_match_order", {})
         order: tuple[SystemView, ...] | None = cache.get(channel)
         if order is None:
@@ -367,6 +381,7 @@ class Registry:
 
     def fallback_for(self, channel: ChannelId) -> str | None:
         """The fallback owner of a watched channel, if the registry names one."""
+        channel = self.listed(channel)
         for c in self.channels:
             if c.channel == channel:
                 return c.fallback
