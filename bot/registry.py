@@ -371,6 +371,7 @@ class Registry:
 
     def listed_in(self, channel: ChannelId) -> frozenset[int]:
         """Indexes (into `ordered`) of the systems that list this channel. Cached per channel."""
+        channel = self.listed(channel)
         cache = self.__dict__.setdefault("_listed_in", {})
         found: frozenset[int] | None = cache.get(channel)
         if found is None:
