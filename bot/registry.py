@@ -346,16 +346,10 @@ class Registry:
         return {c: tuple(systems) for c, systems in found.items()}
 
     def listed(self, channel: ChannelId) -> ChannelId:
-        """The registry channel that `channel` stands for. The browser sandbox (platform
-        `web`) shows the registry's own channels under their ids, so a sandbox channel gets
-        the fallback owner and match order of the channel it shows."""
-        if channel.platform != SANDBOX_PLATFORM:
-            return channel
-        return self._by_id.get(channel.id, channel)
-
-    @functools.cached_property
-    def _by_id(self) -> dict[str, ChannelId]:
-        return {c.id: c for c in sorted(self._watched, key=str)}
+        """The registry channel a browser-sandbox channel (same id, platform `web`) shows."""
+        if channel.platform == SANDBOX_PLATFORM:
+            return next((c for c in sorted(self._watched, key=str) if c.id == channel.id), channel)
+        return channel
 
     def match_order(self, channel: ChannelId) -> tuple[SystemView, ...]:
         """Systems in the order alert text is matched against them: those that list this

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from adapters.slack.translate import message_text
 from adapters.web.sandbox import samples
 from adapters.web.sandbox.clock import SandboxClock
 from adapters.web.sandbox.pages import is_loopback
@@ -72,6 +73,16 @@ def test_every_sample_lands_on_its_system(
                                        text=sample.text)) else None
         )
         assert found == (system.id if system else None), (source, sample.text)
+
+
+@pytest.mark.parametrize("source", ["datadog", "pagerduty", "sentry"])
+@pytest.mark.parametrize("status", ["firing", "resolved"])
+def test_chat_samples_read_as_a_slack_channel_reads_them(
+    registry: Registry, source: str, status: samples.Status
+) -> None:
+    for system in [*registry.systems.values(), None]:
+        sample = samples.BUILDERS[source](system, status, SandboxClock().now())
+        assert message_text(sample.payload) == sample.text
 
 
 @given(st.text(max_size=10_000))

@@ -2,9 +2,9 @@
 
 Alertmanager and Grafana samples are their webhook payloads, read by the same parsers as the
 HTTP intake (`adapters.intake_formats`). Datadog, PagerDuty and Sentry post into chat, so their
-samples are the chat messages those integrations post, read by the same reader as a Slack
-channel (`adapters.slack.translate.message_text`). Either way the bot sees what it would see
-from the real tool.
+samples are the Slack messages those integrations post, with the text a Slack channel reader
+takes from them (tests check it against `adapters.slack.translate.message_text`, which this
+module may not import: one platform's adapter never imports another's).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from datetime import datetime
 from typing import Any, Literal
 
 from adapters.intake_formats import IncomingAlert, parse_alertmanager, parse_grafana
-from adapters.slack.translate import message_text
 from bot.events import AlertSeen
 from bot.matching import status_of
 from bot.registry import SystemView
@@ -167,8 +166,10 @@ def grafana(system: SystemView | None, status: Status, now: datetime) -> Sample:
     return _from_webhook("grafana", payload, parse_grafana)
 
 
-def _from_chat(source: str, message: dict[str, Any], system: SystemView | None) -> Sample:
-    text = message_text(message)
+def _from_chat(
+    source: str, message: dict[str, Any], lines: list[str], system: SystemView | None
+) -> Sample:
+    text = "\n".join(lines)
     # The chat integrations name no system: the bot finds it with the registry's match
     # rules. A system whose rules do not match its own id is named outright instead, so
     # every sample lands where the page says it will.
@@ -190,6 +191,8 @@ def datadog(system: SystemView | None, status: Status, now: datetime) -> Sample:
     sid, name = _slug(system)
     word = "Triggered" if status == "firing" else "Recovered"
     title = f"[P2] [{word} on {{env:prod}}] {sid} score latency above 2s"
+    body = f"{name} answers slowly: p95 latency is 2.74s (threshold 2s). @slack-alerts"
+    metric = f"Metric: `avg:{sid.replace('-', '_')}.latency.p95{{env:prod}}`"
     message = {
         "type": "message",
         "bot_id": "B0DATADOG1",
@@ -200,13 +203,12 @@ def datadog(system: SystemView | None, status: Status, now: datetime) -> Sample:
                 "fallback": title,
                 "title": title,
                 "title_link": f"https://app.datadoghq.com/monitors/{int(now.timestamp())}",
-                "text": f"{name} answers slowly: p95 latency is 2.74s (threshold 2s)."
-                f" @slack-alerts\n\nMetric: `avg:{sid.replace('-', '_')}.latency.p95{{env:prod}}`",
+                "text": f"{body}\n\n{metric}",
                 "footer": "<https://app.datadoghq.com|Datadog>",
             }
         ],
     }
-    return _from_chat("datadog", message, system)
+    return _from_chat("datadog", message, [title, body, "", metric], system)
 
 
 def pagerduty(system: SystemView | None, status: Status, now: datetime) -> Sample:
@@ -243,7 +245,8 @@ def pagerduty(system: SystemView | None, status: Status, now: datetime) -> Sampl
             }
         ],
     }
-    return _from_chat("pagerduty", message, system)
+    lines = [f"*{title}*", f"*Status:* {state}", "*Urgency:* High", f"*Service:* {sid}"]
+    return _from_chat("pagerduty", message, lines, system)
 
 
 def sentry(system: SystemView | None, status: Status, now: datetime) -> Sample:
@@ -252,6 +255,8 @@ def sentry(system: SystemView | None, status: Status, now: datetime) -> Sample:
     sid, name = _slug(system)
     lead = "Resolved: " if status == "resolved" else ""
     headline = f"{lead}[{sid}] ReadTimeout: upstream model timed out after 30s"
+    issue = f"*ReadTimeout: {name} upstream timed out after 30s*"
+    state = "State: *New*   First Seen: *now*"
     message = {
         "type": "message",
         "bot_id": "B0SENTRY01",
@@ -262,16 +267,16 @@ def sentry(system: SystemView | None, status: Status, now: datetime) -> Sample:
                 "text": {
                     "type": "mrkdwn",
                     "text": f":red_circle: <https://acme.sentry.io/issues/{_hex(sid)[:10]}/|"
-                    f"*ReadTimeout: {name} upstream timed out after 30s*>",
+                    f"{issue}>",
                 },
             },
             {
                 "type": "context",
-                "elements": [{"type": "mrkdwn", "text": "State: *New*   First Seen: *now*"}],
+                "elements": [{"type": "mrkdwn", "text": state}],
             },
         ],
     }
-    return _from_chat("sentry", message, system)
+    return _from_chat("sentry", message, [headline, issue, state], system)
 
 
 BUILDERS: dict[str, Callable[[SystemView | None, Status, datetime], Sample]] = {
