@@ -334,8 +334,10 @@ class Registry:
 
     @functools.cached_property
     def _watched(self) -> frozenset[ChannelId]:
-        # Asked on every inbound message: computed once per registry, not per event.
-        return frozenset({c.channel for c in self.channels} | set(self._listing))
+        # Asked on every inbound message: computed once per registry, not per event. The
+        # browser sandbox shows each channel under its own id, on its platform `web`.
+        listed = {c.channel for c in self.channels} | set(self._listing)
+        return frozenset(listed | {ChannelId(SANDBOX_PLATFORM, c.id) for c in listed})
 
     @functools.cached_property
     def _listing(self) -> dict[ChannelId, tuple[SystemView, ...]]:
@@ -348,7 +350,8 @@ class Registry:
     def listed(self, channel: ChannelId) -> ChannelId:
         """The registry channel a browser-sandbox channel (same id, platform `web`) shows."""
         if channel.platform == SANDBOX_PLATFORM:
-            return next((c for c in sorted(self._watched, key=str) if c.id == channel.id), channel)
+            shown = sorted((c for c in self._watched if c.platform != SANDBOX_PLATFORM), key=str)
+            return next((c for c in shown if c.id == channel.id), channel)
         return channel
 
     def match_order(self, channel: ChannelId) -> tuple[SystemView, ...]:

@@ -20,24 +20,14 @@ from adapters.web.sandbox.platform import PLATFORM, Entry, WebPlatform
 from adapters.web.sandbox.samples import Sample
 from bot import render
 from bot.cards import Reply
-from bot.domain import MessageRef, UserRef
+from bot.domain import AlertTaken, MessageRef, UserRef
 from bot.events import AlertSeen, ButtonClicked, Command, CommandGiven
-from bot.matching import match_system, status_of
-from bot.registry import ChannelId, Registry
+from bot.registry import Registry
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CHANNEL = "alerts"
 MAX_SAID = 4000
-
-
-class Taken(Protocol):
-    """What the core says it did with an alert (bot.service.AlertTaken)."""
-
-    @property
-    def outcome(self) -> str:
-        """claimed, unowned, repeat, resolved, duplicate or ignored."""
-        ...
 
 
 class Core(Protocol):
@@ -48,11 +38,11 @@ class Core(Protocol):
         """The registry in force."""
         ...
 
-    async def take_alert(self, event: AlertSeen) -> typing.Any:
+    async def take_alert(self, event: AlertSeen) -> AlertTaken:
         """Store an alert (no platform I/O)."""
         ...
 
-    async def publish(self, taken: typing.Any) -> None:
+    async def publish(self, taken: AlertTaken) -> None:
         """Post or update the claim of a stored alert."""
         ...
 
@@ -106,7 +96,7 @@ class Sandbox:
 
     # ---- alerts ----------------------------------------------------------------------------
 
-    async def post_alert(self, sample: Sample, *, channel: str) -> str:
+    async def post_alert(self, sample: Sample, *, channel: str) -> str | None:
         """Post a tool's alert in a channel and let the core take it; what happened, in words."""
         entry = self.platform.add(
             conversation=channel,
@@ -121,15 +111,15 @@ class Sandbox:
         )
         return await self._take(event)
 
-    async def _take(self, event: AlertSeen) -> str:
+    async def _take(self, event: AlertSeen) -> str | None:
         try:
             taken = await self.core.take_alert(event)
         except Exception:
             log.exception("the sandbox could not store an alert")
             return "The alert could not be stored (see the log); a platform would deliver it again."
-        if taken.outcome not in ("duplicate", "ignored"):
+        if taken.alert is not None:
             await self.core.publish(taken)
-        return f"Alert {taken.outcome}."
+        return None if taken.outcome == "not_an_alert" else f"Alert {taken.outcome}."
 
     # ---- what people type ------------------------------------------------------------------
 
@@ -149,6 +139,8 @@ class Sandbox:
         )
         if entry.thread is not None or conversation not in self.channels():
             return None  # talk in a thread or a direct message
+        # Admission decides, as for Slack and Teams: a person's post is an alert only when it
+        # names a system or announces a resolution.
         event = AlertSeen(
             platform=PLATFORM,
             channel=conversation,
@@ -157,11 +149,6 @@ class Sandbox:
             message=MessageRef(PLATFORM, conversation, entry.id),
             author=user,
         )
-        channel = ChannelId(PLATFORM, conversation)
-        if match_system(self.registry, channel=channel, text=text) is None and (
-            status_of(text) != "resolved"
-        ):
-            return None
         return await self._take(event)
 
     async def _command(
