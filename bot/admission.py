@@ -18,7 +18,7 @@ from bot.context import Context
 from bot.domain import BOT, AlertState, AlertTaken
 from bot.escalation import plan_steps
 from bot.events import AlertSeen
-from bot.matching import fingerprint, match_system, status_of
+from bot.matching import fingerprint, match_system, registry_channel, status_of
 from bot.registry import ChannelId, SystemView
 from bot.storage import Transaction
 
@@ -42,7 +42,7 @@ def watched_ids(context: Context, *, platform: str) -> frozenset[str]:
 def admit(context: Context, event: AlertSeen) -> Admitted | None:
     """Whether `event` is an alert (None when not), and its system."""
     registry = context.registry
-    channel = ChannelId(event.platform, event.channel)
+    channel = registry_channel(registry, ChannelId(event.platform, event.channel))
     if event.system:  # a structured source (the HTTP intake) named it
         system = registry.system(event.system)
     else:
@@ -92,7 +92,7 @@ class Admission:
                 return await self._resolve_from_text(
                     tx, open_key=open_key, now=now, event=event, author=author
                 )
-            channel = ChannelId(event.platform, event.channel)
+            channel = registry_channel(context.registry, ChannelId(event.platform, event.channel))
             holder = system.operator if system else context.registry.fallback_for(channel)
             alert = await tx.alerts.add(
                 platform=event.platform,

@@ -9,6 +9,7 @@ from bot import render, stops
 from bot.cards import Card, Reply
 from bot.context import Context
 from bot.events import CommandGiven
+from bot.matching import registry_channel
 from bot.registry import ChannelId, SystemView
 from bot.roles import stale_roles
 
@@ -80,7 +81,9 @@ class Commands:
         here = [
             s
             for s in registry.systems.values()
-            if event.channel and ChannelId(event.user.platform, event.channel) in s.channels
+            if event.channel
+            and registry_channel(registry, ChannelId(event.user.platform, event.channel))
+            in s.channels
         ]
         if not here:
             listed = ", ".join(sorted(registry.systems)) or "none"

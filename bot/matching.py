@@ -111,3 +111,14 @@ def match_system(registry: Registry, *, channel: ChannelId, text: str) -> System
     listed = registry.listed_in(channel)
     winner = next((i for i in hits if i in listed), hits[0])
     return registry.ordered[winner]
+
+
+SANDBOX = "web"  # the browser sandbox's platform (adapters/web/sandbox)
+
+
+def registry_channel(registry: Registry, channel: ChannelId) -> ChannelId:
+    """The registry channel a message's channel counts as. The browser sandbox shows each
+    registry channel under its own id, so a sandbox post counts as posted there."""
+    if channel.platform != SANDBOX:
+        return channel
+    return next((c for c in sorted(registry.watched(), key=str) if c.id == channel.id), channel)

@@ -26,7 +26,6 @@ GROUP_WORDS = frozenset(
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-SANDBOX_PLATFORM = "web"  # the browser sandbox's chat platform (adapters/web/sandbox)
 
 
 def parse_duration(value: Any) -> timedelta:
@@ -334,10 +333,8 @@ class Registry:
 
     @functools.cached_property
     def _watched(self) -> frozenset[ChannelId]:
-        # Asked on every inbound message: computed once per registry, not per event. The
-        # browser sandbox shows each channel under its own id, on its platform `web`.
-        listed = {c.channel for c in self.channels} | set(self._listing)
-        return frozenset(listed | {ChannelId(SANDBOX_PLATFORM, c.id) for c in listed})
+        # Asked on every inbound message: computed once per registry, not per event.
+        return frozenset({c.channel for c in self.channels} | set(self._listing))
 
     @functools.cached_property
     def _listing(self) -> dict[ChannelId, tuple[SystemView, ...]]:
@@ -347,17 +344,9 @@ class Registry:
                 found.setdefault(c, []).append(s)
         return {c: tuple(systems) for c, systems in found.items()}
 
-    def listed(self, channel: ChannelId) -> ChannelId:
-        """The registry channel a browser-sandbox channel (same id, platform `web`) shows."""
-        if channel.platform == SANDBOX_PLATFORM:
-            shown = sorted((c for c in self._watched if c.platform != SANDBOX_PLATFORM), key=str)
-            return next((c for c in shown if c.id == channel.id), channel)
-        return channel
-
     def match_order(self, channel: ChannelId) -> tuple[SystemView, ...]:
         """Systems in the order alert text is matched against them: those that list this
         channel first, then the rest. Cached per channel: alerts arrive in bursts."""
-        channel = self.listed(channel)
         cache = self.__dict__.setdefault("_match_order", {})
         order: tuple[SystemView, ...] | None = cache.get(channel)
         if order is None:
@@ -368,7 +357,6 @@ class Registry:
 
     def listed_in(self, channel: ChannelId) -> frozenset[int]:
         """Indexes (into `ordered`) of the systems that list this channel. Cached per channel."""
-        channel = self.listed(channel)
         cache = self.__dict__.setdefault("_listed_in", {})
         found: frozenset[int] | None = cache.get(channel)
         if found is None:
@@ -379,7 +367,6 @@ class Registry:
 
     def fallback_for(self, channel: ChannelId) -> str | None:
         """The fallback owner of a watched channel, if the registry names one."""
-        channel = self.listed(channel)
         for c in self.channels:
             if c.channel == channel:
                 return c.fallback
