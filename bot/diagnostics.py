@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -17,6 +18,8 @@ from bot.registry import (
     format_duration,
     load_registry,
 )
+from bot.registry_base import Lines
+from bot.registry_fields import KNOWN_CATEGORIES
 
 ROLE_LABELS = (
     ("operator", "operator"),
@@ -32,13 +35,59 @@ def check_report(path: str | Path) -> tuple[str, bool]:
         registry = load_registry(path)
     except RegistryError as exc:
         return _report(path, _raw_systems(path), exc.problems), True
-    return _report(path, _views(registry), list(registry.warnings)), False
+    return _report(path, _views(registry), [*registry.warnings, *governance_gaps(registry)]), False
+
+
+def governance_gaps(registry: Registry) -> list[Problem]:
+    """Warnings, never errors, for what a valid registry leaves open for governance and
+    incident review: contract fields not filled in, decision categories nobody holds, a
+    category name that looks like a misspelt known one, nobody to take an undecided digest."""
+    lines = Lines(registry.source_text)
+    found: list[Problem] = []
+
+    def warn(system: str, field: str | None, message: str) -> None:
+        path = ("systems", system, *((field,) if field else ()))
+        found.append(
+            Problem(
+                registry.source,
+                message,
+                system=system,
+                field=field,
+                line=lines.line(path),
+                severity="warning",
+            )
+        )
+
+    for sid, s in registry.systems.items():
+        if missing := s.contract.missing():
+            warn(
+                sid,
+                None,
+                "the accountability contract leaves out "
+                + ", ".join(f"`{m}`" for m in missing)
+                + ": an incident review will say so",
+            )
+        if undecided := [c for c in KNOWN_CATEGORIES if c not in s.decisions]:
+            warn(sid, "decisions", "nobody holds the decisions on " + ", ".join(undecided))
+        for category in s.decisions:
+            close = difflib.get_close_matches(category, KNOWN_CATEGORIES, n=1, cutoff=0.8)
+            if category not in KNOWN_CATEGORIES and close:
+                warn(sid, f"decisions.{category}", f"{category!r}: did you mean {close[0]!r}?")
+        if not s.governance.decision_escalation:
+            warn(
+                sid,
+                "governance",
+                "nobody takes a decision the steward leaves open: no `admins`"
+                " and no `decision_escalation`",
+            )
+    return found
 
 
 def _views(registry: Registry) -> dict[str, dict[str, str]]:
     out = {}
     for sid, s in registry.systems.items():
         out[sid] = {role: f"{registry.people[p].name} ({p})" for role, p in s.roles().items()}
+        out[sid]["decisions"] = ", ".join(s.decisions)
     return out
 
 
@@ -78,6 +127,8 @@ def _report(
         lines.append(sid)
         for role, label in ROLE_LABELS:
             lines.append(f"  {label:<15} {roles.get(role, 'MISSING')}")
+        if roles.get("decisions"):
+            lines.append(f"  {'decisions':<15} {roles['decisions']}")
         gaps = [p for p in problems if p.system == sid]
         if gaps:
             lines += [f"  {p.severity}: {_short(p)}" for p in gaps]
