@@ -12,6 +12,7 @@ import html
 import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -289,3 +290,11 @@ _HTML_PIECES = [
 @given(st.lists(st.sampled_from(_HTML_PIECES), max_size=16).map("".join))
 def test_html_to_text_reads_html_as_before(value: str) -> None:
     assert html_to_text(value) == old_html_to_text(value)
+
+
+def test_text_paths_use_no_backtracking_engine() -> None:
+    # Python's `re` backtracks; the modules that read alert text use RE2 or plain code only.
+    root = Path(__file__).resolve().parents[2]
+    for module in ("bot/matching.py", "bot/text.py", "bot/rules.py"):
+        source = (root / module).read_text()
+        assert "import re\n" not in source and "from re import" not in source, module
