@@ -56,6 +56,25 @@ def utf8(text: str) -> bytes:
     return text.encode("utf-8", "replace")
 
 
+class NextIndex:
+    """Where a character next occurs at or after a position, for a scan that only moves
+    forward: each character's `str.find` resumes where the last one stopped, so a whole scan
+    costs time linear in the text however many characters it watches."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._next: dict[str, int] = {}
+
+    def __call__(self, char: str, start: int) -> int:
+        """The index of `char` at or after `start`, or len(text) if there is none."""
+        found = self._next.get(char, -1)
+        if found < start:
+            found = self._text.find(char, start)
+            found = len(self._text) if found < 0 else found
+            self._next[char] = found
+        return found
+
+
 def replace_all(regex: Any, repl: str, text: str) -> str:
     """`regex.sub(repl, text)` for an RE2 pattern that never matches the empty string,
     worked on UTF-8 bytes: the same result, without decoding offsets for every match."""

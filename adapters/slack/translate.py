@@ -7,19 +7,16 @@ lives in blocks.py.
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-import re2
-
+from adapters.slack.mrkdwn import plain
 from bot.domain import MessageRef, UserRef
 from bot.events import AlertSeen, ButtonClicked, Command, CommandGiven
 from bot.matching import status_of
-from bot.text import TEXT_CAP, clean
-from bot.text import options as text_options
+from bot.text import TEXT_CAP
 
 PLATFORM = "slack"
 
@@ -53,35 +50,6 @@ def _list(value: object) -> list[Any]:
 
 def _str(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
-
-
-# RE2 (linear) patterns: this text comes from anyone who can post in a watched channel.
-_LINK = re2.compile(r"<([^<>|]*)(?:\|([^<>]*))?>", text_options())
-_LEADING_EMOJI = re2.compile(
-    r"^[\s\v]*(?::[a-z0-9_+'-]+:[\s\v]*)+", text_options(case_sensitive=False)
-)
-
-
-def _link_text(match: Any) -> str:
-    target: str = match.group(1)
-    label: str | None = match.group(2)
-    if target.startswith("!"):
-        # <!here>, <!channel>: noise for matching; <!date^…|fallback>, <!subteam^…|@x>: label
-        return label or ""
-    return label or target
-
-
-def plain(text: str) -> str:
-    """Slack mrkdwn as plain text: links to their labels, broadcasts dropped, entities decoded,
-    a leading emoji shortcode removed (status words often follow one)."""
-    out: str = _LINK.sub(_link_text, clean(text)) if "<" in text else clean(text)
-    out = html.unescape(out)
-    return "\n".join(_without_emoji(line).rstrip() for line in out.splitlines())
-
-
-def _without_emoji(line: str) -> str:
-    found = _LEADING_EMOJI.match(line) if ":" in line else None
-    return line[found.end() :] if found else line
 
 
 # ---- inbound: alert messages -------------------------------------------------------------

@@ -17,7 +17,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.slack.translate import message_text
+from adapters.slack.translate import message_text, plain
 from adapters.teams.translate import html_to_text as teams_html_to_text
 from bot.matching import fingerprint, match_system, status_of
 from bot.registry import ChannelId, Registry
@@ -298,3 +298,59 @@ def test_text_paths_use_no_backtracking_engine() -> None:
     for module in ("bot/matching.py", "bot/text.py", "bot/rules.py"):
         source = (root / module).read_text()
         assert "import re\n" not in source and "from re import" not in source, module
+
+
+_OLD_LINK = re.compile(r"<([^<>|]*)(?:\|([^<>]*))?>")
+_OLD_LEADING_EMOJI = re.compile(r"^\s*(?::[a-z0-9_+'-]+:\s*)+", re.IGNORECASE)
+
+
+def old_plain(text: str) -> str:
+    def link(m: re.Match[str]) -> str:
+        target, label = m.group(1), m.group(2)
+        if target.startswith("!"):
+            return label or ""
+        return label or target
+
+    out = html.unescape(_OLD_LINK.sub(link, text))
+    return "\n".join(_OLD_LEADING_EMOJI.sub("", line).rstrip() for line in out.splitlines())
+
+
+_SLACK_PIECES = [
+    "<",
+    ">",
+    "|",
+    "<!here>",
+    "<!channel|x>",
+    "<http://x|y>",
+    "<@U1>",
+    "<#C1|alerts>",
+    ":",
+    ":fire:",
+    ":white_check_mark: ",
+    ":+1:",
+    ":a-b_c':",
+    "::",
+    " ",
+    "\n",
+    "\t",
+    "\xa0",
+    "a",
+    "b",
+    "&amp;",
+    "&lt;",
+    "Resolved",
+    "é",
+]
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(st.sampled_from(_SLACK_PIECES), max_size=16).map("".join))
+def test_slack_plain_reads_mrkdwn_as_before(text: str) -> None:
+    assert plain(text) == old_plain(text)
+
+
+def test_many_links_and_shortcodes_in_slack() -> None:
+    _fast(lambda: plain("<a>" * 13_000))
+    _fast(lambda: plain("<|" * 20_000))
+    _fast(lambda: plain(":a:\n" * 10_000))
+    _fast(lambda: message_text({"text": "<x|y>" * 8_000, "attachments": [{"text": "<" * 40_000}]}))
