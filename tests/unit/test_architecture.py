@@ -185,10 +185,9 @@ def test_adapters_of_one_platform_never_import_another() -> None:
 
 
 MAX_LINES = 400
-# Longer today, each by work landed alongside this test: the registry (loader and line map)
-# and the Slack inbound translation (payload checks). The ceilings only shrink: split the
-# module rather than raise one.
-LONGER = {"bot/registry.py": 640, "adapters/slack/translate.py": 410}
+# Modules longer today would be listed here with their ceiling; the ceilings only shrink:
+# split the module rather than raise one.
+LONGER: dict[str, int] = {}
 
 
 def test_no_module_is_over_about_400_lines() -> None:
