@@ -4,6 +4,7 @@ warnings `check` gives for what a registry leaves open."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -358,3 +359,61 @@ def test_no_one_to_take_an_open_decision_is_a_warning() -> None:
         g.field == "governance" and "nobody takes a decision" in g.message
         for g in governance_gaps(registry)
     )
+
+
+_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 200)
+    | st.floats(allow_nan=True)
+    | st.sampled_from(["30%", "10m", "alice", "the team", "ops", "", "x%", "{", "48h", "zed"]),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+_KEYS = st.sampled_from(
+    [
+        "review_when",
+        "decision_timebox",
+        "decision_escalation",
+        "exception_rate",
+        "ack_p90",
+        "rework",
+        "recommends",
+        "approves",
+        "executes",
+        "informed",
+        "model_change",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(_KEYS, _VALUES, max_size=4),
+    st.dictionaries(_KEYS, _VALUES, max_size=4),
+    st.dictionaries(
+        st.sampled_from(
+            ["purpose", "operator_checks", "quality_bar", "evidence", "learning_owner"]
+        ),
+        _VALUES,
+        max_size=3,
+    ),
+)
+def test_any_governance_input_loads_or_gives_located_errors(
+    governance: dict[str, object], decisions: dict[str, object], contract: dict[str, object]
+) -> None:
+    system = (
+        f"    governance: {json.dumps(governance)}\n"
+        f"    decisions: {json.dumps({'model_change': decisions})}\n"
+        + "".join(f"    {k}: {json.dumps(v)}\n" for k, v in contract.items())
+    )
+    text = registry_text(system=system)
+    try:
+        registry = parse_registry(text, source="r.yaml")
+    except RegistryError as exc:
+        assert exc.problems and all(p.file == "r.yaml" and p.message for p in exc.problems)
+    else:
+        governance_gaps(registry)
+        check_report
