@@ -5,7 +5,8 @@ can stall the process. All systems' rules go into one `re2.Set`: a single pass o
 says which rules match, instead of one search per rule per system.
 
 RE2 is not Python's `re`: no backreferences, look-ahead or look-behind, possessive or atomic
-groups, and `\\Z` is written `\\z`. `\\w`, `\\d`, `\\s` and `\\b` are ASCII; write `\\pL`,
+groups; `\\Z` is written `\\z`, and `$` matches only at the end of the text (Python's also
+matches before a final newline). `\\w`, `\\d`, `\\s` and `\\b` are ASCII; write `\\pL`,
 `\\p{Nd}` for other scripts. Rules are case-insensitive.
 """
 

@@ -67,9 +67,12 @@ def rule_by_rule(registry: Registry, channel: ChannelId, text: str) -> str | Non
 
 
 def python_re(registry: Registry, channel: ChannelId, text: str) -> str | None:
-    """The same with Python's `re`, as the registry was matched before RE2."""
+    """The same with Python's `re`, as the registry was matched before RE2. One documented
+    difference: RE2's `$` is the end of the text (Python's `\\Z`); Python's `$` also matches
+    before a final newline."""
     for system in registry.match_order(channel):
-        if any(re.search(rule.pattern, text, re.IGNORECASE) for rule in system.match):
+        rules = [rule.pattern.replace("$", r"\Z") for rule in system.match]
+        if any(re.search(rule, text, re.IGNORECASE) for rule in rules):
             return system.id
     return None
 
