@@ -35,7 +35,8 @@ def check_report(path: str | Path) -> tuple[str, bool]:
         registry = load_registry(path)
     except RegistryError as exc:
         return _report(path, _raw_systems(path), exc.problems), True
-    return _report(path, _views(registry), [*registry.warnings, *governance_gaps(registry)]), False
+    problems = [*registry.warnings, *governance_gaps(registry)]
+    return _report(path, _views(registry), problems, version=registry.version), False
 
 
 def governance_gaps(registry: Registry) -> list[Problem]:
@@ -119,10 +120,16 @@ def _raw_systems(path: str | Path) -> dict[str, dict[str, str]]:
 
 
 def _report(
-    path: str | Path, systems: dict[str, dict[str, str]], problems: Iterable[Problem]
+    path: str | Path,
+    systems: dict[str, dict[str, str]],
+    problems: Iterable[Problem],
+    *,
+    version: str | None = None,
 ) -> str:
     problems = list(problems)
-    lines = [f"Ownership registry {path}", ""]
+    # The version is what the store keeps and a review names: a reader can tell which it is.
+    shown = f" (version {version[:12]})" if version else ""
+    lines = [f"Ownership registry {path}{shown}", ""]
     for sid, roles in systems.items():
         lines.append(sid)
         for role, label in ROLE_LABELS:

@@ -417,3 +417,9 @@ def test_any_governance_input_loads_or_gives_located_errors(
     else:
         governance_gaps(registry)
         check_report
+
+
+def test_check_names_the_version_it_read() -> None:
+    report, failed = check_report(EXAMPLE)
+    assert not failed
+    assert report.splitlines()[0].endswith(f"(version {load_registry(EXAMPLE).version[:12]})")
