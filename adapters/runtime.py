@@ -24,6 +24,7 @@ from bot.registry import Registry, load_registry
 from bot.service import AccountabilityService
 from store.database import SqlStore, open_store, redacted
 from store.references import StoredReferences
+from store.signins import SignIns
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ class Runtime:
     background: Background = field(default_factory=Background)
     slack: SlackPlatform | None = None
     teams: TeamsConnection | None = None
+    signins: SignIns | None = None
 
     @property
     def registry(self) -> Registry:
@@ -98,6 +100,7 @@ async def build_runtime(
     if slack is not None:
         platforms[slack.name] = slack
     platforms[teams.platform.name] = teams.platform
+    signins = SignIns(store.engine)
     service = AccountabilityService(
         registry=registry,
         store=store,
@@ -106,6 +109,8 @@ async def build_runtime(
         stop_runner=ActionRunner(workdir=registry_path.parent),
         observer=metrics,
         lease=LEASE,
+        sign_in_links=signins,
+        public_url=settings.base_url,
     )
     log.info(
         "runtime ready",
@@ -117,5 +122,14 @@ async def build_runtime(
         },
     )
     return Runtime(
-        settings, registry_path, store, service, metrics, clock, platforms, slack=slack, teams=teams
+        settings,
+        registry_path,
+        store,
+        service,
+        metrics,
+        clock,
+        platforms,
+        slack=slack,
+        teams=teams,
+        signins=signins,
     )

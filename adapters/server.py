@@ -16,6 +16,7 @@ from adapters.runtime import Runtime, build_runtime
 from adapters.settings import Settings
 from adapters.slack import app as slack_app
 from adapters.teams import bot as teams_bot
+from adapters.web import console as web_console
 from bot.registry import Registry
 from store.lock import lock_database
 
@@ -58,6 +59,7 @@ def build_app(runtime: Runtime) -> web.Application:
     intake.mount(app, runtime)
     scheduling.mount(app, runtime)
     reload.mount(app, runtime)
+    web_console.mount(app, runtime)
 
     async def finish_background(_: web.Application) -> None:
         await runtime.background.close(grace=10)

@@ -37,3 +37,18 @@ class Settings(BaseSettings):
     stale_scan_cron: str = "0 9 * * mon"
     tz: str = "UTC"
     log_level: str = "INFO"
+    # Where people reach the bot (links in direct messages); http://localhost:$PORT when unset.
+    public_url: str | None = None
+    # How long a console sign-in lasts in a browser.
+    console_session: Duration = timedelta(hours=12)
+
+    @property
+    def base_url(self) -> str:
+        """PUBLIC_URL, or this machine's address when it is not set."""
+        return (self.public_url or f"http://localhost:{self.port}").rstrip("/")
+
+    @property
+    def chat_configured(self) -> bool:
+        """Whether Slack or Teams credentials are present (else the console opens on
+        loopback without sign-in)."""
+        return bool(self.slack_bot_token or self.teams_app_id)

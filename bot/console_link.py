@@ -9,7 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from bot.cards import Card
+from bot import render
+from bot.cards import Card, Reply
+from bot.context import Context
+from bot.events import CommandGiven
+from bot.ports import PlatformError
 
 LINK_LIFETIME = timedelta(minutes=10)
 SIGN_IN_PATH = "/sign-in/"
@@ -66,15 +70,59 @@ def link_card(link: IssuedLink) -> Card:
     )
 
 
-def not_in_registry_card() -> Card:
-    """The answer to someone the registry does not name."""
-    return Card(
-        title="No console link",
-        lines=(
-            (
-                "The console is for people named in the ownership registry, and your account "
-                "is not linked to anyone there. Ask a registry admin to add you.",
-            ),
-        ),
-        tone="warning",
-    )
+class ConsoleDesk:
+    """Answers `console` (`/accountability console` in Slack, `console` in Teams): a one-time
+    sign-in link, sent by direct message to the platform user who asked. Who that is comes
+    from the platform's verified user id, never from what the command says."""
+
+    def __init__(self, context: Context, *, links: SignInLinks | None, public_url: str) -> None:
+        self.context = context
+        self.links = links
+        self.public_url = public_url
+
+    async def command(self, event: CommandGiven) -> Reply:
+        """Send the asker a link, and say where it went."""
+        if self.links is None:
+            return Reply(render.notice("No console", "This bot does not serve the console."))
+        person = await self.context.people.person(event.user)
+        if person is None:
+            return Reply(
+                render.notice(
+                    "No console link",
+                    "The console is for people named in the ownership registry, and your "
+                    "account is not linked to anyone there. Ask a registry admin to add you.",
+                    tone="warning",
+                )
+            )
+        platform = self.context.platforms.get(event.user.platform)
+        if platform is None:
+            return Reply(render.notice("No console link", "This platform is not connected."))
+        now = self.context.clock.now()
+        link = await issue_link(
+            links=self.links, person=person, now=now, public_url=self.public_url
+        )
+        try:
+            await platform.direct(user=event.user, card=link_card(link))
+        except PlatformError:
+            return Reply(
+                render.notice(
+                    "No console link",
+                    "I could not send you a direct message. Ask again in a minute.",
+                    tone="warning",
+                )
+            )
+        await self.context.record(
+            at=now,
+            actor=person,
+            action="console.link_sent",
+            system=None,
+            alert_id=None,
+            detail={"platform": event.user.platform, "expires_at": render.when(link.expires_at)},
+        )
+        return Reply(
+            render.notice(
+                "Check your direct messages",
+                "I sent you a sign-in link for the console. It works once, for 10 minutes.",
+                tone="ok",
+            )
+        )

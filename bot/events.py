@@ -47,7 +47,7 @@ class ButtonClicked:
         return int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else None
 
 
-Command = Literal["who-owns", "stop", "resume", "help"]
+Command = Literal["who-owns", "stop", "resume", "help", "console"]
 
 
 @dataclass(frozen=True)

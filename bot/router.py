@@ -13,6 +13,7 @@ from bot import cards, render, roles, stops
 from bot.cards import Reply
 from bot.clicks import Clicks
 from bot.commands import Commands
+from bot.console_link import ConsoleDesk
 from bot.context import Context
 from bot.events import ButtonClicked, CommandGiven
 
@@ -42,7 +43,9 @@ class Router:
         return await handler(event)
 
 
-def routes(context: Context, *, clicks: Clicks, commands: Commands) -> Router:
+def routes(
+    context: Context, *, clicks: Clicks, commands: Commands, console: ConsoleDesk
+) -> Router:
     """The table: every button action and every command the bot answers."""
 
     async def stop_click(event: ButtonClicked) -> Reply | None:
@@ -70,5 +73,6 @@ def routes(context: Context, *, clicks: Clicks, commands: Commands) -> Router:
             "who-owns": commands.who_owns,
             "stop": commands.stop,
             "resume": commands.resume,
+            "console": console.command,
         },
     )

@@ -21,6 +21,7 @@ from bot.cards import Card, Reply
 from bot.claims import Claims
 from bot.clicks import Clicks
 from bot.commands import Commands
+from bot.console_link import ConsoleDesk, SignInLinks
 from bot.context import Context
 from bot.domain import AlertTaken
 from bot.escalation import Escalation, TickReport
@@ -51,6 +52,8 @@ class AccountabilityService:
         channel_pace: float = 1.0,
         channel_burst: int = 5,
         redraw_every: timedelta = timedelta(seconds=2),
+        sign_in_links: SignInLinks | None = None,
+        public_url: str = "http://localhost:3000",
     ) -> None:
         self.context = Context(
             registry=registry,
@@ -75,7 +78,10 @@ class AccountabilityService:
         self.housekeeping = Housekeeping(self.context)
         self.commands = Commands(self.context)
         self.router = routes(
-            self.context, clicks=Clicks(self.context, self.claims), commands=self.commands
+            self.context,
+            clicks=Clicks(self.context, self.claims),
+            commands=self.commands,
+            console=ConsoleDesk(self.context, links=sign_in_links, public_url=public_url),
         )
 
     # ---- what adapters read ---------------------------------------------------------------

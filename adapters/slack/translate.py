@@ -12,9 +12,10 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
+from adapters.slack.commands import slash_command
 from adapters.slack.mrkdwn import plain
 from bot.domain import MessageRef, UserRef
-from bot.events import AlertSeen, ButtonClicked, Command, CommandGiven
+from bot.events import AlertSeen, ButtonClicked, CommandGiven
 from bot.matching import status_of
 from bot.text import TEXT_CAP
 
@@ -26,7 +27,6 @@ ACTION_PATTERN = re.compile(r"^[a-z][a-z0-9_]*\.[a-z0-9_]+(?:#\d+)?$")
 PICK_BLOCK = "pick|"  # block_id prefix carrying the value of a user picker (users_select has none)
 BUTTONS_BLOCK = "actions"
 
-COMMANDS: tuple[Command, ...] = ("who-owns", "stop", "resume", "help")
 
 # Message subtypes that are someone posting; everything else (joins, topic changes, deletions)
 # is housekeeping. `message_changed` is handled apart: only a change to "resolved" counts.
@@ -300,26 +300,16 @@ def click_from_payload(body: Mapping[str, Any]) -> tuple[ButtonClicked, ClickCon
     return click, ClickContext(user, channel, thread, _str(body.get("response_url")), ephemeral)
 
 
-def command_name(slash: str) -> Command | None:
-    """`/who-owns` -> "who-owns". A prefixed name (`/ab-stop`) works too, for workspaces where
-    another app already owns `/stop`."""
-    name = slash.strip().lstrip("/").lower()
-    for command in COMMANDS:
-        if name == command or name.endswith(("-" + command, "_" + command)):
-            return command
-    return None
-
-
 def command_from_payload(body: Mapping[str, Any]) -> CommandGiven | None:
     """A slash-command form as a CommandGiven; None for a command the bot does not know."""
-    command = command_name(str(body.get("command") or ""))
+    parsed = slash_command(str(body.get("command") or ""), plain(str(body.get("text") or "")))
     user = _str(body.get("user_id"))
-    if command is None or user is None:
+    if parsed is None or user is None:
         return None
     return CommandGiven(
         user=UserRef(PLATFORM, user),
-        command=command,
-        args=plain(str(body.get("text") or "")).strip(),
+        command=parsed[0],
+        args=parsed[1],
         channel=_str(body.get("channel_id")),
     )
 

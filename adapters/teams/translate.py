@@ -29,6 +29,7 @@ _COMMANDS: dict[str, Command] = {
     "resume": "resume",
     "help": "help",
     "?": "help",
+    "console": "console",
 }
 _TEXT_KEYS = frozenset(
     {"title", "subtitle", "text", "activityTitle", "activitySubtitle", "activityText", "summary"}

@@ -91,14 +91,14 @@ class Gate:
 
     async def viewer(self, request: web.Request) -> Viewer | web.Response:
         """The signed-in viewer, or the page that says why there is none."""
-        if self.open_mode:
-            if from_this_machine(request):
-                return Viewer(None, "this machine", open_mode=True)
-            return self.pages.html("refused.html", status=403, viewer=None, reason="loopback")
         person = await self._session_person(request)
-        if person is None:
+        if person is not None:
+            return Viewer(person, self._name(person))
+        if not self.open_mode:
             return self.pages.html("refused.html", status=401, viewer=None, reason="signed-out")
-        return Viewer(person, self._name(person))
+        if from_this_machine(request):
+            return Viewer(None, "this machine", open_mode=True)
+        return self.pages.html("refused.html", status=403, viewer=None, reason="loopback")
 
     def guard(self, handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         """Wrap a page handler: it runs only for a viewer allowed to see the console."""

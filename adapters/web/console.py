@@ -16,6 +16,7 @@ from pathlib import Path
 from aiohttp import web
 from markupsafe import Markup
 
+from adapters.runtime import Runtime
 from bot.diagnostics import check_report, escalation_map, escalation_rows
 from bot.ports import Clock
 from bot.registry import Problem, Registry, RegistryError, load_registry
@@ -325,3 +326,23 @@ def _day(value: str | None) -> datetime | None:
         return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError:
         return None
+
+
+def mount(app: web.Application, runtime: Runtime) -> None:
+    """Serve the console on the bot's own port. With no chat platform configured there is
+    nobody to send a sign-in link to, so it opens on loopback only."""
+    settings = runtime.settings
+    assert runtime.signins is not None
+    console = Console(
+        registry=lambda: runtime.registry,
+        registry_path=runtime.registry_path,
+        store=ConsoleStore(runtime.store.engine),
+        signins=runtime.signins,
+        clock=runtime.clock,
+        config=ConsoleConfig(
+            public_url=settings.base_url,
+            open_mode=not settings.chat_configured,
+            session_lifetime=settings.console_session,
+        ),
+    )
+    app.add_routes(console.routes())

@@ -38,7 +38,7 @@ def test_manifest_asks_for_what_the_bot_uses(name: str) -> None:
     events = set(manifest["settings"]["event_subscriptions"]["bot_events"])
     assert {"message.channels", "message.groups"} <= events
     commands = {c["command"] for c in manifest["features"]["slash_commands"]}
-    assert commands == {"/who-owns", "/stop", "/resume"}
+    assert commands == {"/who-owns", "/stop", "/resume", "/accountability"}
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert len(manifest["display_information"]["description"]) <= 140
     assert manifest["features"]["bot_user"]["display_name"]

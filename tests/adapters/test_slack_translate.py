@@ -7,7 +7,7 @@ import json
 import pytest
 
 from adapters.slack import blocks as block_kit
-from adapters.slack import translate
+from adapters.slack import commands, translate
 from adapters.slack.app import parse_body
 from bot import cards
 from bot.cards import Button, Card, Mention
@@ -142,7 +142,7 @@ def test_a_user_pick_is_a_hand_off_click() -> None:
     ],
 )
 def test_command_names(slash: str, command: str | None) -> None:
-    assert translate.command_name(slash) == command
+    assert commands.command_name(slash) == command
 
 
 def test_command_text_is_unescaped() -> None:

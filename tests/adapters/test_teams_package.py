@@ -47,7 +47,8 @@ def test_the_package_carries_the_app_id_scopes_commands_and_icons(
     assert bot["botId"] == APP_ID
     assert bot["scopes"] == ["personal", "team", "groupChat"]
     [commands] = bot["commandLists"]
-    assert [c["title"] for c in commands["commands"]] == ["who-owns", "stop", "resume", "help"]
+    titles = [c["title"] for c in commands["commands"]]
+    assert titles == ["who-owns", "stop", "resume", "console", "help"]
     rsc = {p["name"] for p in manifest["authorization"]["permissions"]["resourceSpecific"]}
     assert "ChannelMessage.Read.Group" in rsc
     assert manifest["icons"] == {"color": "color.png", "outline": "outline.png"}
