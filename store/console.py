@@ -18,11 +18,13 @@ from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy import Table, func, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlmodel import SQLModel
 
 from bot.domain import AuditEntry
 from bot.evidence import ChainBreak, verify_chain
+from bot.scorecard import Record
+from store.governance import GovernanceRepository
 from store.tables import (
     AcknowledgementRow,
     AlertRow,
@@ -297,6 +299,14 @@ class ConsoleStore:
                     )
                 )
         return out
+
+    async def scorecard_record(self, *, since: datetime, until: datetime, system: str) -> Record:
+        """What one system's scorecards read (the governance repository's query)."""
+        async with self._connect() as conn:
+            session = AsyncSession(bind=conn)
+            return await GovernanceRepository(session).scorecard_record(
+                since=since, until=until, systems=[system]
+            )
 
     # ---- evidence -----------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ so the console answers on the same port as the platforms.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from bot.registry import Problem, Registry, RegistryError, load_registry
 from store.console import AlertFilter, AuditFilter, ConsoleStore
 from store.signins import SignIns
 
-from . import views
+from . import charts, views
 from .auth import Gate, Handler, Viewer
 from .templating import STATIC, Pages
 
@@ -81,6 +82,7 @@ class Console:
             lifetime=config.session_lifetime,
             public_url=config.public_url,
         )
+        self.trends = charts.TrendCache()
         self._index: views.SearchIndex | None = None
         self._map: tuple[Registry, Markup, str] | None = None
         self._check: tuple[tuple[int, int], CheckResult] | None = None
@@ -94,7 +96,7 @@ class Console:
         return [
             web.get("/", g(self.systems)),
             web.get("/systems/{system}", g(self.system)),
-            web.get("/alerts", g(self.alerts)),
+            web.get("/open-alerts", g(self.alerts)),
             web.get("/evidence", g(self.evidence)),
             web.get("/registry", g(self.check)),
             web.get("/map", g(self.map_page)),
@@ -175,6 +177,13 @@ class Console:
         timeline = await self.store.audit(
             where=AuditFilter(system=system.id), before=None, limit=TIMELINE
         )
+        trend = self.trends.get(system.id, now)
+        if trend is None:
+            since, until = charts.span(now)
+            record = await self.store.scorecard_record(since=since, until=until, system=system.id)
+            # Drawing charts is CPU work: off the event loop.
+            trend = await asyncio.to_thread(charts.trend, system, record, now=now)
+            self.trends.put(system.id, now, trend)
         return self._page(
             "system.html",
             viewer,
@@ -186,6 +195,7 @@ class Console:
             open_total=open_alerts.total,
             recent=recent.items,
             entries=timeline,
+            trend=trend,
             people=registry.people,
         )
 

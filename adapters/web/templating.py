@@ -11,6 +11,7 @@ from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from bot.registry import format_duration
+from bot.scorecard_views import duration, percent
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
@@ -70,6 +71,8 @@ def build_environment() -> Environment:
     env.filters["iso"] = iso
     env.filters["span"] = span
     env.filters["shown"] = shown
+    env.filters["percent"] = percent
+    env.filters["latency"] = duration
     env.filters["role"] = lambda r: str(r).replace("_", " ")
     return env
 

@@ -21,7 +21,7 @@ from adapters.web.console import Console
 from bot.registry import load_registry
 from store.database import SqlStore
 from tests.conftest import sqlite_store
-from tests.web.support import EXAMPLE, build_console, make_service, seed
+from tests.web.support import EXAMPLE, build_console, history, make_service, seed
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -92,7 +92,9 @@ class LiveConsole:
     async def _start(self) -> str:
         self.store: SqlStore = await sqlite_store(self.dir / "bot.db")
         registry = load_registry(EXAMPLE)
-        self.ids = await seed(make_service(self.store, registry, self.clock), self.clock)
+        service = make_service(self.store, registry, self.clock)
+        await history(service, self.clock)
+        self.ids = await seed(service, self.clock)
         app, self.console, _ = build_console(
             self.store, registry, self.clock, open_mode=self.open_mode
         )

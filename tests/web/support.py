@@ -106,6 +106,26 @@ async def click(service: AccountabilityService, person: str, action: str, alert_
     await service.click(ButtonClicked(UserRef("slack", USERS[person]), action, str(alert_id)))
 
 
+async def history(service: AccountabilityService, clock: ManualClock, *, weeks: int = 7) -> None:
+    """Weeks of resolved billing-router alerts before `clock`'s time, for the scorecard's
+    trend: some acknowledged by the operator at once, some only after the maintainer was
+    told. The clock ends where it started."""
+    start = clock.now()
+    for week in range(weeks, 0, -1):
+        for i in range(2 + week % 3):
+            clock.set(start - timedelta(weeks=week, hours=-i))
+            alert_id = await alert(
+                service, f"billing-router queue depth {week}.{i}", f"EvH{week}.{i}"
+            )
+            clock.advance(timedelta(minutes=2 + 3 * i + week))
+            if (week + i) % 3 == 0:
+                await service.tick()
+            await click(service, "alice", cards.ACK, alert_id)
+            clock.advance(timedelta(minutes=20))
+            await click(service, "alice", cards.RESOLVE, alert_id)
+    clock.set(start)
+
+
 async def seed(service: AccountabilityService, clock: ManualClock) -> dict[str, int]:
     """A morning's worth of record: an escalated alert, an acknowledged one, a resolved one,
     an unowned one, and a confirmed role."""

@@ -18,7 +18,15 @@ from bot.registry import Registry
 from store.database import SqlStore
 from tests.web.support import Holder, build_console, link_for, sign_in
 
-PAGES = ["/", "/systems/billing-router", "/alerts", "/evidence", "/registry", "/map", "/map.md"]
+PAGES = [
+    "/",
+    "/systems/billing-router",
+    "/open-alerts",
+    "/evidence",
+    "/registry",
+    "/map",
+    "/map.md",
+]
 
 
 _OPEN: list[TestClient] = []

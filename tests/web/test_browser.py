@@ -92,11 +92,16 @@ def test_sign_in_and_walk_every_page(live: LiveConsole, driver: webdriver.Chrome
     wait_for_url(driver, "/systems/billing-router")
     wait_for_heading(driver, "Billing ticket router")
     assert "Only Carol Diaz may stop or resume" in driver.find_element(By.ID, "main").text
+    charts = driver.find_elements(By.CSS_SELECTOR, ".charts img")
+    assert len(charts) == 3 and all(c.get_attribute("alt") for c in charts)
+    assert all(
+        driver.execute_script("return arguments[0].naturalWidth", c) > 0 for c in charts
+    )  # the SVGs decoded and drew
     well_formed_page(driver)
     screenshot(driver, "04-system")
 
     for label, path, heading, shot in (
-        ("Open alerts", "/alerts", "Open alerts", "05-alerts"),
+        ("Open alerts", "/open-alerts", "Open alerts", "05-alerts"),
         ("Evidence", "/evidence", "Evidence", "06-evidence"),
         ("Registry", "/registry", "Registry", "07-registry"),
         ("Escalation map", "/map", "Escalation map", "08-map"),
@@ -117,7 +122,8 @@ def test_sign_in_and_walk_every_page(live: LiveConsole, driver: webdriver.Chrome
     Select(driver.find_element(By.NAME, "action")).select_by_visible_text("alert.acknowledged")
     wait_for_url(driver, "action=alert.acknowledged")
     entries = driver.find_elements(By.CSS_SELECTOR, "ol.timeline > li")
-    assert len(entries) == 1 and "Bob Ruiz" in entries[0].text
+    assert entries and all("alert.acknowledged" in e.text for e in entries)
+    assert "Bob Ruiz" in entries[0].text  # the newest first
     assert "The hash chain verifies" in driver.find_element(By.CSS_SELECTOR, ".verdict").text
 
     # The link was used: opening it again is refused, clearly.
@@ -128,7 +134,7 @@ def test_sign_in_and_walk_every_page(live: LiveConsole, driver: webdriver.Chrome
     driver.get(live.url + "/")
     driver.find_element(By.CSS_SELECTOR, ".who button").click()
     wait_for_heading(driver, "Signed out")
-    driver.get(live.url + "/alerts")
+    driver.get(live.url + "/open-alerts")
     assert "Sign-in needed" in driver.find_element(By.TAG_NAME, "h1").text
 
 

@@ -104,7 +104,7 @@ async def test_open_alerts_say_who_was_told_and_what_comes_next(
     signed_in: tuple[TestClient, Console, dict[str, int]],
 ) -> None:
     client, _, ids = signed_in
-    body = words(await page(client, "/alerts"))
+    body = words(await page(client, "/open-alerts"))
     assert "4 alerts" not in body and "3 alerts." in body
     # The escalated alert: the operator at the claim, the maintainer at 10 minutes; next the
     # steward at 30 minutes, due 19 minutes from now (the clock stands at 11 minutes).
@@ -115,17 +115,17 @@ async def test_open_alerts_say_who_was_told_and_what_comes_next(
     assert "Carol Diaz (steward) due 2026-11-02 09:30 UTC, in 19m" in body
     assert "acknowledged by Bob Ruiz" in body and "none: acknowledged" in body
     assert "unowned" in body
-    only_open = words(await page(client, "/alerts?state=open"))
+    only_open = words(await page(client, "/open-alerts?state=open"))
     assert "2 alerts." in only_open
-    unowned = words(await page(client, "/alerts?system=-"))
+    unowned = words(await page(client, "/open-alerts?system=-"))
     assert "1 alert." in unowned and "disk full" in unowned
-    by_holder = words(await page(client, "/alerts?holder=bob"))
+    by_holder = words(await page(client, "/open-alerts?holder=bob"))
     assert "1 alert." in by_holder
 
 
 async def test_user_text_is_escaped(signed_in: tuple[TestClient, Console, dict[str, int]]) -> None:
     client, _, _ = signed_in
-    html = await page(client, "/alerts")
+    html = await page(client, "/open-alerts")
     assert "&lt;b&gt;refusals&lt;/b&gt;" in html and "<b>refusals" not in html
 
 
@@ -240,7 +240,7 @@ async def test_filters_page_through_many_systems(store: SqlStore, clock: ManualC
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
-    path=st.sampled_from(["/", "/alerts", "/evidence", "/systems/billing-router", "/map"]),
+    path=st.sampled_from(["/", "/open-alerts", "/evidence", "/systems/billing-router", "/map"]),
     params=st.dictionaries(
         st.sampled_from(
             [
