@@ -243,7 +243,7 @@ async def test_review_record_gathers_one_alerts_story(
 
     then = contract_of(registry, "billing-router")
     r = review(record=record, then=then, now=then)
-    assert r.missing == (3, 4)  # the example declares no operator checks nor evidence links
+    assert r.missing == ()  # the example declares every contract field (operator checks, evidence)
     assert "handed off to Alice Ng" in r.answers[0].text
     assert "stop requested by Carol Diaz" in r.answers[0].text
 
