@@ -14,8 +14,6 @@ Definitions (the README repeats them; change both together):
   resolved; repeats are the extra deliveries counted on open claims.
 - latencies: alert -> response p50/p90; stop request -> confirmation p50 (confirmation is the
   time the request left `requested` for a run); steward digest -> decision p50.
-
-All inputs are plain records so this module needs neither the store nor the registry.
 """
 
 from __future__ import annotations
@@ -25,6 +23,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple
+
+from bot.registry import SystemView
 
 DECISIONS = ("continue", "stabilize", "pause", "stop")
 REWORK_WINDOW = timedelta(hours=24)
@@ -373,3 +373,27 @@ def scorecards(
             )
         )
     return cards
+
+
+def system_info(
+    system: SystemView,
+    *,
+    thresholds: Thresholds = Thresholds(),
+    decision_timebox: timedelta = timedelta(hours=48),
+) -> SystemInfo:
+    """A registry system as the scorecard sees it (its thresholds and time box are given
+    separately until the registry carries `governance`)."""
+    return SystemInfo(
+        id=system.id,
+        name=system.name,
+        steward=system.steward,
+        channels=frozenset(f"{c.platform}:{c.id}" for c in system.channels),
+        thresholds=thresholds,
+        decision_timebox=decision_timebox,
+    )
+
+
+def digest_period(at: datetime) -> str:
+    """The ISO week a digest belongs to (`2026-W49`): one digest per system per week."""
+    year, week, _ = at.isocalendar()
+    return f"{year}-W{week:02d}"

@@ -86,6 +86,46 @@ class GovernanceRepository(SessionRepository):
             return cast_(column, JSON)[key].as_string()
         return func.json_extract(column, f"$.{key}")
 
+    def _per_alert(self, *, since: datetime, until: datetime) -> tuple[list[Any], list[Any]]:
+        """First sent step, steps sent, hand-offs and first holder of each alert. SQLite
+        answers correlated look-ups by index (it would rescan a joined aggregate per alert);
+        PostgreSQL hash-joins aggregates once (its correlated sub-plans can rescan)."""
+        sent = (S.sent_at.is_not(None),)
+        claim = (T.action.in_(CLAIMED),)
+        handed = (T.action == HANDED_OFF,)
+        if self.dialect != "postgresql":
+            return [
+                select(func.min(S.sent_at)).where(S.alert_id == A.id, *sent).scalar_subquery(),
+                select(func.count()).where(S.alert_id == A.id, *sent).scalar_subquery(),
+                select(func.count()).where(T.alert_id == A.id, *handed).scalar_subquery(),
+                # Each alert is claimed once; its first holder is in that entry's detail.
+                select(self._json_text(T.detail, "holder"))
+                .where(T.alert_id == A.id, *claim)
+                .limit(1)
+                .scalar_subquery(),
+            ], []
+        span = (T.at >= since - REWORK_WINDOW, T.at < until)
+        step_sq = (
+            select(S.alert_id, func.min(S.sent_at).label("first"), func.count().label("n"))
+            .where(*sent)
+            .group_by(S.alert_id)
+            .subquery()
+        )
+        hand_sq = (
+            select(T.alert_id, func.count().label("n"))
+            .where(*handed, *span)
+            .group_by(T.alert_id)
+            .subquery()
+        )
+        claim_sq = (
+            select(T.alert_id, func.min(self._json_text(T.detail, "holder")).label("holder"))
+            .where(*claim, *span)
+            .group_by(T.alert_id)
+            .subquery()
+        )
+        columns = [step_sq.c.first, step_sq.c.n, hand_sq.c.n, claim_sq.c.holder]
+        return columns, [step_sq, hand_sq, claim_sq]
+
     async def scorecard_record(
         self, *, since: datetime, until: datetime, systems: Collection[str] | None = None
     ) -> Record:
@@ -101,19 +141,12 @@ class GovernanceRepository(SessionRepository):
         ]
         if systems is not None:
             window.append(or_(A.system.in_(list(systems)), A.system.is_(None)))
-        # Correlated look-ups, each answered by an index on alert_id: SQLite would scan a
-        # joined aggregate once per alert.
-        sent = (S.alert_id == A.id, S.sent_at.is_not(None))
-        first_step = select(func.min(S.sent_at)).where(*sent).scalar_subquery()
-        steps = select(func.count()).where(*sent).scalar_subquery()
-        hand_offs = (
-            select(func.count()).where(T.alert_id == A.id, T.action == HANDED_OFF).scalar_subquery()
+        (first_step, steps, hand_offs, first_holder), joins = self._per_alert(
+            since=since, until=until
         )
-        # Each alert is claimed once; its first holder is in that entry's detail.
-        claim = (T.alert_id == A.id, T.action.in_(CLAIMED))
-        first_holder = (
-            select(self._json_text(T.detail, "holder")).where(*claim).limit(1).scalar_subquery()
-        )
+        joined = ALERT.outerjoin(ACK, K.alert_id == A.id)
+        for sub in joins:
+            joined = joined.outerjoin(sub, sub.c.alert_id == A.id)
         query = (
             select(
                 A.id,
@@ -129,12 +162,11 @@ class GovernanceRepository(SessionRepository):
                 K.person.label("ack_person"),
                 _raw(K.at).label("ack_at"),
                 _raw(first_step).label("first"),
-                steps.label("steps"),
-                hand_offs.label("hand_offs"),
+                func.coalesce(steps, 0).label("steps"),
+                func.coalesce(hand_offs, 0).label("hand_offs"),
                 first_holder.label("first_holder"),
             )
-            .select_from(ALERT)
-            .outerjoin(ACK, K.alert_id == A.id)
+            .select_from(joined)
             .where(*window)
         )
         alerts = [

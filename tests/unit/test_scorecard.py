@@ -369,3 +369,11 @@ def test_csv_cells_cannot_become_formulas_and_markdown_cells_stay_closed() -> No
     rows = list(csv.reader(io.StringIO(views.to_csv([card]))))
     assert rows[1][0] == "'=cmd|x"
     assert "## =cmd\\|x: a\\|b c" in views.markdown([card])
+
+
+def test_system_info_and_digest_period_from_the_registry(registry) -> None:  # type: ignore[no-untyped-def]
+    from bot.scorecard import digest_period, system_info
+
+    info = system_info(registry.system("billing-router"))
+    assert info.channels == frozenset({"slack:C0ALERTS1"}) and info.steward == "carol"
+    assert digest_period(NOW) == "2026-W50"
