@@ -11,7 +11,7 @@ from bot.domain import Alert
 
 MAX_TEMPLATE = 2000
 MAX_PLACEHOLDER = 64
-_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-[]")
 
 
 def fill_link(template: str, values: Mapping[str, str]) -> str | None:
@@ -37,18 +37,23 @@ def fill_link(template: str, values: Mapping[str, str]) -> str | None:
 
 
 def link_values(alert: Alert, labels: Mapping[str, str]) -> dict[str, str]:
-    """What an evidence template may use: the alert's ids and times (ISO and epoch
-    milliseconds; `from`/`to` span an hour before opening to an hour after resolving) and
-    its labels as `label.NAME`."""
+    """What an evidence template may use: the registry's fields (`system`, `alert_id`,
+    `fingerprint`, `started_at`, `started_at_ms`, `labels[NAME]`) and, besides, `opened_at`,
+    `resolved_at`, `from`/`to` (epoch ms, an hour before opening to an hour after
+    resolving) and `label.NAME`."""
     end = alert.resolved_at or alert.opened_at
     values = {
         "system": alert.system or "",
         "alert_id": str(alert.id),
         "fingerprint": alert.fingerprint,
         "opened_at": alert.opened_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "started_at": alert.opened_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "started_at_ms": str(int(alert.opened_at.timestamp() * 1000)),
         "resolved_at": end.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "from": str(int((alert.opened_at - timedelta(hours=1)).timestamp() * 1000)),
         "to": str(int((end + timedelta(hours=1)).timestamp() * 1000)),
     }
-    values.update({f"label.{k}": v for k, v in labels.items() if len(k) <= 48})
+    for k, v in labels.items():
+        if len(k) <= 48:
+            values[f"label.{k}"] = values[f"labels[{k}]"] = v
     return values

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from bot.domain import Alert
 from bot.evidence_links import fill_link, link_values
@@ -337,18 +336,13 @@ def review(*, record: ReviewRecord, then: Contract | None, now: Contract | None)
 
 
 def contract_of(registry: Registry, system_id: str | None) -> Contract | None:
-    """One system of a loaded registry as a Contract; None when the registry lacks it.
-    Reads the contract fields (purpose, operator_checks, quality_bar, evidence,
-    learning_owner) where the registry model has them."""
+    """One system of a loaded registry (its version included) as a Contract; None when the
+    registry lacks it. A review passes the registry re-parsed from the text kept for the
+    alert's version as `then`, and the running one as `now`."""
     system = registry.system(system_id) if system_id else None
     if system is None:
         return None
-    contract: Any = getattr(system, "contract", None)
-    evidence = tuple(
-        (str(getattr(e, "title", "")), str(getattr(e, "url", "")))
-        for e in getattr(contract, "evidence", ()) or ()
-    )
-    checks = getattr(contract, "operator_checks", None)
+    contract = system.contract
     return Contract(
         version=registry.version,
         system=system.id,
@@ -357,12 +351,12 @@ def contract_of(registry: Registry, system_id: str | None) -> Contract | None:
         maintainer=system.maintainer,
         steward=system.steward,
         stop_authority=system.stop_authority,
-        learning_owner=getattr(contract, "learning_owner", None),
-        purpose=getattr(contract, "purpose", None),
+        learning_owner=contract.learning_owner,
+        purpose=contract.purpose,
         description=system.description,
-        operator_checks=(checks,) if isinstance(checks, str) else tuple(checks or ()),
-        quality_bar=getattr(contract, "quality_bar", None),
-        evidence=evidence,
+        operator_checks=contract.operator_checks,
+        quality_bar=contract.quality_bar,
+        evidence=tuple((e.title, e.url) for e in contract.evidence),
         names={key: person.name for key, person in registry.people.items()},
     )
 

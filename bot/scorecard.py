@@ -375,25 +375,21 @@ def scorecards(
     return cards
 
 
-def system_info(
-    system: SystemView,
-    *,
-    thresholds: Thresholds = Thresholds(),
-    decision_timebox: timedelta = timedelta(hours=48),
-) -> SystemInfo:
-    """A registry system as the scorecard sees it (its thresholds and time box are given
-    separately until the registry carries `governance`)."""
+def system_info(system: SystemView) -> SystemInfo:
+    """A registry system as the scorecard sees it: channels, thresholds, time box."""
+    when = system.governance.review_when
     return SystemInfo(
         id=system.id,
         name=system.name,
         steward=system.steward,
         channels=frozenset(f"{c.platform}:{c.id}" for c in system.channels),
-        thresholds=thresholds,
-        decision_timebox=decision_timebox,
+        thresholds=Thresholds(
+            exception_rate=when.exception_rate,
+            ack_p50=when.ack_p50,
+            ack_p90=when.ack_p90,
+            operator_ack_rate=when.operator_ack_rate,
+            rework=when.rework,
+            still_open=when.still_open,
+        ),
+        decision_timebox=system.governance.decision_timebox,
     )
-
-
-def digest_period(at: datetime) -> str:
-    """The ISO week a digest belongs to (`2026-W49`): one digest per system per week."""
-    year, week, _ = at.isocalendar()
-    return f"{year}-W{week:02d}"

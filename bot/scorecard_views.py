@@ -353,3 +353,9 @@ def steward_digest(*, steward_name: str, cards: Sequence[Scorecard]) -> Card:
         buttons=tuple(buttons),
         tone="warning" if any(c.review_needed or c.no_decision for c in cards) else "info",
     )
+
+
+def digest_period(at: datetime) -> str:
+    """The ISO week a digest belongs to (`2026-W49`): one digest per system per week."""
+    year, week, _ = at.isocalendar()
+    return f"{year}-W{week:02d}"

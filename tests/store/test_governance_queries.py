@@ -243,7 +243,8 @@ async def test_review_record_gathers_one_alerts_story(
 
     then = contract_of(registry, "billing-router")
     r = review(record=record, then=then, now=then)
-    assert r.missing == ()  # the example declares every contract field (operator checks, evidence)
+    assert r.missing == ()  # the example declares the whole contract
+    assert "Router dashboard: https://grafana.example.com/d/router?var-alert=" in r.answers[3].text
     assert "handed off to Alice Ng" in r.answers[0].text
     assert "stop requested by Carol Diaz" in r.answers[0].text
 

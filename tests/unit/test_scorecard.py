@@ -372,7 +372,8 @@ def test_csv_cells_cannot_become_formulas_and_markdown_cells_stay_closed() -> No
 
 
 def test_system_info_and_digest_period_from_the_registry(registry) -> None:  # type: ignore[no-untyped-def]
-    from bot.scorecard import digest_period, system_info
+    from bot.scorecard import system_info
+    from bot.scorecard_views import digest_period
 
     info = system_info(registry.system("billing-router"))
     assert info.channels == frozenset({"slack:C0ALERTS1"}) and info.steward == "carol"
