@@ -130,13 +130,18 @@ def _report(
     # The version is what the store keeps and a review names: a reader can tell which it is.
     shown = f" (version {version[:12]})" if version else ""
     lines = [f"Ownership registry {path}{shown}", ""]
+    # Grouped once: looking each system's problems up in the whole list is quadratic, minutes
+    # at ten thousand systems.
+    by_system: dict[str | None, list[Problem]] = {}
+    for p in problems:
+        by_system.setdefault(p.system, []).append(p)
     for sid, roles in systems.items():
         lines.append(sid)
         for role, label in ROLE_LABELS:
             lines.append(f"  {label:<15} {roles.get(role, 'MISSING')}")
         if roles.get("decisions"):
             lines.append(f"  {'decisions':<15} {roles['decisions']}")
-        gaps = [p for p in problems if p.system == sid]
+        gaps = by_system.get(sid, [])
         if gaps:
             lines += [f"  {p.severity}: {_short(p)}" for p in gaps]
         else:

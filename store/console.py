@@ -184,6 +184,7 @@ class ConsoleStore:
         self._confirmations = _Confirmations()
         self._chain: tuple[tuple[int, str], ChainCheck] | None = None
         self._walking: asyncio.Task[ChainCheck] | None = None
+        self._actions: tuple[datetime, list[str]] | None = None
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[None]:
@@ -300,12 +301,14 @@ class ConsoleStore:
                 )
         return out
 
-    async def scorecard_record(self, *, since: datetime, until: datetime, system: str) -> Record:
-        """What one system's scorecards read (the governance repository's query)."""
+    async def scorecard_record(
+        self, *, since: datetime, until: datetime, systems: Collection[str]
+    ) -> Record:
+        """What these systems' scorecards read (the governance repository's query)."""
         async with self._connect() as conn:
             session = AsyncSession(bind=conn)
             return await GovernanceRepository(session).scorecard_record(
-                since=since, until=until, systems=[system]
+                since=since, until=until, systems=list(systems)
             )
 
     # ---- evidence -----------------------------------------------------------------------------
@@ -336,11 +339,16 @@ class ConsoleStore:
             )
             return [_entry(r) for r in rows]
 
-    async def actions(self) -> list[str]:
-        """Every kind of evidence recorded so far (for the filter's choices)."""
+    async def actions(self, *, now: datetime) -> list[str]:
+        """Every kind of evidence recorded (the filter's choices), read at most once a
+        minute: the list is a scan of the whole log and new kinds are rare."""
+        if self._actions is not None and now - self._actions[0] < timedelta(minutes=1):
+            return self._actions[1]
         async with self._connect() as conn:
             rows = await conn.execute(select(AUDIT.c.action).distinct().order_by(AUDIT.c.action))
-            return [str(r[0]) for r in rows]
+            found = [str(r[0]) for r in rows]
+        self._actions = (now, found)
+        return found
 
     async def verify(self, *, now: datetime, fresh_for: timedelta) -> ChainCheck:
         """Whether the whole chain verifies. The first call walks it; later calls answer from

@@ -15,7 +15,15 @@ import pygal
 from pygal.style import Style
 
 from bot.registry import SystemView
-from bot.scorecard import Numbers, Period, Record, Scorecard, SystemInfo, scorecards
+from bot.scorecard import (
+    Numbers,
+    Period,
+    Record,
+    Scorecard,
+    SystemInfo,
+    Thresholds,
+    scorecards,
+)
 from bot.scorecard_views import duration, percent
 
 WEEKS = 8
@@ -53,13 +61,31 @@ class Trend:
 
 
 def system_info(system: SystemView) -> SystemInfo:
-    """What the scorecard needs of a registry system."""
+    """What the scorecard needs of a registry system, its review thresholds included."""
+    limits = system.governance.review_when
     return SystemInfo(
         id=system.id,
         name=system.name,
         steward=system.steward,
         channels=frozenset(f"{c.platform}:{c.id}" for c in system.channels),
+        thresholds=Thresholds(
+            exception_rate=limits.exception_rate,
+            ack_p50=limits.ack_p50,
+            ack_p90=limits.ack_p90,
+            operator_ack_rate=limits.operator_ack_rate,
+            rework=limits.rework,
+            still_open=limits.still_open,
+        ),
+        decision_timebox=system.governance.decision_timebox,
     )
+
+
+def review_needed(
+    systems: Sequence[SystemView], record: Record, *, now: datetime
+) -> dict[str, Scorecard]:
+    """The scorecards of the week to `now` that crossed a threshold, by system."""
+    cards = scorecards(systems=[system_info(s) for s in systems], record=record, now=now)
+    return {c.system.id: c for c in cards if c.review_needed}
 
 
 def span(now: datetime) -> tuple[datetime, datetime]:

@@ -18,7 +18,7 @@ from aiohttp import web
 from markupsafe import Markup
 
 from adapters.runtime import Runtime
-from bot.diagnostics import check_report, escalation_map, escalation_rows
+from bot.diagnostics import check_report, escalation_map, escalation_rows, governance_gaps
 from bot.ports import Clock
 from bot.registry import Problem, Registry, RegistryError, load_registry
 from store.console import AlertFilter, AuditFilter, ConsoleStore
@@ -86,6 +86,7 @@ class Console:
         self._index: views.SearchIndex | None = None
         self._map: tuple[Registry, Markup, str] | None = None
         self._check: tuple[tuple[int, int], CheckResult] | None = None
+        self._checking: tuple[tuple[int, int], asyncio.Future[CheckResult]] | None = None
 
     def routes(self) -> list[web.AbstractRouteDef]:
         """Every console route; pages need a viewer, static files and sign-in do not."""
@@ -142,6 +143,13 @@ class Console:
             now=now,
         )
         registry = index.registry
+        watched = [s for s in found.rows if s.governance.review_when.watched()]
+        review: dict[str, object] = {}
+        if watched:  # only systems with thresholds can need review
+            record = await self.store.scorecard_record(
+                since=now - 2 * charts.WEEK, until=now, systems=[s.id for s in watched]
+            )
+            review = dict(charts.review_needed(watched, record, now=now))
         rows = [(s, views.roles(s, registry, confirmations.get(s.id, {}), now)) for s in found.rows]
         return self._page(
             "systems.html",
@@ -152,6 +160,7 @@ class Console:
             stopped=stopped,
             counts=counts,
             people=registry.people,
+            review=review,
             unowned=counts.get(None, 0),
             total=len(registry.systems),
         )
@@ -180,7 +189,9 @@ class Console:
         trend = self.trends.get(system.id, now)
         if trend is None:
             since, until = charts.span(now)
-            record = await self.store.scorecard_record(since=since, until=until, system=system.id)
+            record = await self.store.scorecard_record(
+                since=since, until=until, systems=[system.id]
+            )
             # Drawing charts is CPU work: off the event loop.
             trend = await asyncio.to_thread(charts.trend, system, record, now=now)
             self.trends.put(system.id, now, trend)
@@ -264,35 +275,36 @@ class Console:
                 "since": since.date().isoformat() if since else "",
                 "until": until.date().isoformat() if until else "",
             },
-            actions=await self.store.actions(),
+            actions=await self.store.actions(now=self.clock.now()),
             chain=chain,
             people=self.registry().people,
         )
 
     # ---- registry and map ---------------------------------------------------------------------
 
-    def _check_file(self) -> CheckResult:
-        path = self.registry_path
+    async def _check_file(self) -> CheckResult:
+        """The check of the registry file as it is on disk, redone when the file changes.
+        Parsing a large registry takes seconds: it runs in a thread, once however many
+        pages ask meanwhile, and the event loop keeps serving the bot."""
         try:
-            st = os.stat(path)
+            st = os.stat(self.registry_path)
             key = (st.st_mtime_ns, st.st_size)
         except OSError:
             key = (0, 0)
         if self._check is not None and self._check[0] == key:
             return self._check[1]
-        report, _ = check_report(path)
-        try:
-            loaded = load_registry(path)
-            problems, systems = list(loaded.warnings), len(loaded.systems)
-        except RegistryError as exc:
-            problems, systems = exc.problems, 0
-        result = CheckResult(str(path), problems, systems, report)
+        if self._checking is None or self._checking[0] != key:
+            self._checking = (
+                key,
+                asyncio.ensure_future(asyncio.to_thread(_check, self.registry_path)),
+            )
+        result = await asyncio.shield(self._checking[1])
         self._check = (key, result)
         return result
 
     async def check(self, request: web.Request, viewer: Viewer) -> web.Response:
         """What `accountability-bot check` says about the registry file, line by line."""
-        result = self._check_file()
+        result = await self._check_file()
         return self._page(
             "registry.html",
             viewer,
@@ -302,30 +314,45 @@ class Console:
             running=len(self.registry().systems),
         )
 
-    def _published(self) -> tuple[Markup, str]:
-        """The map as HTML and as Markdown, made once per registry: it only changes when the
-        registry does, and at 10,000 systems it is the largest page."""
+    async def _published(self) -> tuple[Markup, str]:
+        """The map as HTML and as Markdown, made once per registry (it changes only with the
+        registry) and in a thread: at 10,000 systems it is the largest page."""
         registry = self.registry()
         if self._map is None or self._map[0] is not registry:
-            html = self.pages.env.get_template("map_body.html").render(
-                systems=[(s, escalation_rows(s, registry)) for s in registry.systems.values()],
-                people=registry.people,
-            )
-            markdown = escalation_map(registry, registry.systems.values(), fmt="md")
-            self._map = (registry, Markup(html), markdown)  # noqa: S704 (rendered autoescaped)
+            made = await asyncio.to_thread(self._make_map, registry)
+            self._map = (registry, *made)
         return self._map[1], self._map[2]
+
+    def _make_map(self, registry: Registry) -> tuple[Markup, str]:
+        html = self.pages.env.get_template("map_body.html").render(
+            systems=[(s, escalation_rows(s, registry)) for s in registry.systems.values()],
+            people=registry.people,
+        )
+        markdown = escalation_map(registry, registry.systems.values(), fmt="md")
+        return Markup(html), markdown  # noqa: S704 (rendered autoescaped)
 
     async def map_page(self, request: web.Request, viewer: Viewer) -> web.Response:
         """The published escalation map: one printable page, the content of `map --format md`."""
-        content, _ = self._published()
+        content, _ = await self._published()
         return self._page("map.html", viewer, content=content, generated=self.clock.now())
 
     async def map_markdown(self, request: web.Request, viewer: Viewer) -> web.Response:
         """The same map as `accountability-bot map --format md`, for a wiki."""
-        _, markdown = self._published()
+        _, markdown = await self._published()
         response = self.pages.raw(markdown)
         response.content_type = "text/markdown"
         return response
+
+
+def _check(path: Path) -> CheckResult:
+    """What `accountability-bot check` says: its report, and its problems as rows."""
+    report, _ = check_report(path)
+    try:
+        loaded = load_registry(path)
+    except RegistryError as exc:
+        return CheckResult(str(path), exc.problems, 0, report)
+    problems = [*loaded.warnings, *governance_gaps(loaded)]
+    return CheckResult(str(path), problems, len(loaded.systems), report)
 
 
 def _day(value: str | None) -> datetime | None:

@@ -58,6 +58,15 @@ def shown(value: object) -> str:
     return json.dumps(value, separators=(", ", ": "), default=str, ensure_ascii=False)
 
 
+def limit(value: object) -> str:
+    """A review threshold as the registry writes it: `30%`, `10m`, `5`."""
+    if isinstance(value, timedelta):
+        return span(value)
+    if isinstance(value, float):
+        return percent(value)
+    return str(value)
+
+
 def build_environment() -> Environment:
     """The template environment: every value escaped unless a template says otherwise."""
     env = Environment(
@@ -65,6 +74,7 @@ def build_environment() -> Environment:
         autoescape=select_autoescape(["html", "svg"], default_for_string=True),
         undefined=StrictUndefined,
         trim_blocks=True,
+        auto_reload=False,  # templates ship with the package: no stat per render
         lstrip_blocks=True,
     )
     env.filters["when"] = when
@@ -73,6 +83,7 @@ def build_environment() -> Environment:
     env.filters["shown"] = shown
     env.filters["percent"] = percent
     env.filters["latency"] = duration
+    env.filters["limit"] = limit
     env.filters["role"] = lambda r: str(r).replace("_", " ")
     return env
 

@@ -63,7 +63,11 @@ async def test_systems_page_shows_roles_confirmations_and_alerts(
     assert "billing-router Billing ticket router Alice Ng confirmed 2026-11-02 09:11 UTC" in body
     assert "Bob Ruiz stale: never confirmed" in body
     row = body.split("billing-router Billing ticket router")[1].split("support-drafter")[0]
-    assert "running 1 open" in row  # the escalated alert; the other one was resolved
+    # one open (the escalated alert; the other was resolved), and 2 of its 3 alerts this
+    # week were exceptions (escalated; unowned in its channel): above its 30% threshold
+    assert "running review needed 1 open" in row
+    # support-drafter shares the channel of the unowned alert: 1 exception in 2, crossed too
+    assert "running review needed 1 open" in body.split("support-drafter Support reply")[1]
     assert "1 unowned open alert" in body
 
 
@@ -89,6 +93,10 @@ async def test_system_page(signed_in: tuple[TestClient, Console, dict[str, int]]
     client, _, ids = signed_in
     body = words(await page(client, "/systems/billing-router"))
     assert "Only Carol Diaz may stop or resume this system" in body
+    assert "rollout gate Bob Ruiz Carol Diaz Bob Ruiz Alice Ng, Dana Wu" in body
+    assert "Purpose Route each inbound billing ticket to the right queue" in body
+    assert "Review needed: exception rate crossed its threshold" in body
+    assert "Review when: ack p50 10m, ack p90 30m, exception rate 30%" in body
     assert "0s operator Alice Ng alice@example.com" in body
     assert "10m maintainer Bob Ruiz bob@example.com" in body
     assert "2d step 3 Dana Wu dana@example.com" in body

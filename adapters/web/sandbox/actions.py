@@ -133,8 +133,9 @@ class SandboxActions:
             )
         delivery.result, delivery.ok = result.summary, result.ok
         self.deliveries.add(delivery)
-        return ActionResult(result.ok, f"sandbox: {result.summary} (a real run POSTs to "
-                            f"{action.url})")
+        return ActionResult(
+            result.ok, f"sandbox: {result.summary} (a real run POSTs to {action.url})"
+        )
 
     def receive(self, token: str, *, headers: Mapping[str, str], body: bytes) -> bool:
         """The receiver page hands over a request; False when no action is waiting for it."""

@@ -265,4 +265,3 @@ class Sandbox:
         if self.scan is None:
             return "The stale-ownership scan is not available here."
         return await self.scan()
-

@@ -205,9 +205,7 @@ async def actions_page(request: web.Request) -> web.StreamResponse:
             request,
             title="Stop actions",
             items=list(sandbox.actions.deliveries.items),
-            configured={
-                s.id: (s.stop, s.resume) for s in sandbox.registry.systems.values()
-            },
+            configured={s.id: (s.stop, s.resume) for s in sandbox.registry.systems.values()},
         ),
     )
 
@@ -257,8 +255,9 @@ async def post_alert(request: web.Request) -> web.StreamResponse:
             raise web.HTTPBadRequest(text="Pick a tool and firing or resolved.")
         if system is None and wanted != "":
             raise web.HTTPBadRequest(text="Unknown system.")
-        sample = build_sample(system, "resolved" if status == "resolved" else "firing",
-                              sandbox.clock.now())
+        sample = build_sample(
+            system, "resolved" if status == "resolved" else "firing", sandbox.clock.now()
+        )
     note = await sandbox.post_alert(sample, channel=channel)
     raise _back(f"{PREFIX}/c/{quote(channel, safe='')}", note)
 

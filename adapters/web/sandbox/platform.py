@@ -73,8 +73,9 @@ class WebPlatform:
 
     async def post(self, *, channel: str, card: Card, thread: str | None = None) -> MessageRef:
         """Post a card from the bot in a channel, or as a reply in `thread`."""
-        entry = self.add(conversation=channel, author="bot", by="accountability-bot", card=card,
-                         thread=thread)
+        entry = self.add(
+            conversation=channel, author="bot", by="accountability-bot", card=card, thread=thread
+        )
         return MessageRef(PLATFORM, channel, entry.id, entry.thread)
 
     async def update(self, *, message: MessageRef, card: Card) -> None:
@@ -93,8 +94,9 @@ class WebPlatform:
         if user.id in self.unreachable:
             raise PlatformError(f"cannot open a conversation with {user.id}")
         conversation = direct_conversation(user.id)
-        entry = self.add(conversation=conversation, author="bot", by="accountability-bot",
-                         card=card)
+        entry = self.add(
+            conversation=conversation, author="bot", by="accountability-bot", card=card
+        )
         return MessageRef(PLATFORM, conversation, entry.id)
 
     async def find_user(self, *, email: str) -> UserRef | None:

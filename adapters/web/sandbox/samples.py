@@ -77,8 +77,9 @@ def _hex(*parts: str) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
-def _from_webhook(source: str, payload: dict[str, Any], parse: Callable[[Any], list[IncomingAlert]]
-                  ) -> Sample:
+def _from_webhook(
+    source: str, payload: dict[str, Any], parse: Callable[[Any], list[IncomingAlert]]
+) -> Sample:
     (alert,) = parse(payload)
     return Sample(
         source=source,
