@@ -15,15 +15,7 @@ import pygal
 from pygal.style import Style
 
 from bot.registry import SystemView
-from bot.scorecard import (
-    Numbers,
-    Period,
-    Record,
-    Scorecard,
-    SystemInfo,
-    Thresholds,
-    scorecards,
-)
+from bot.scorecard import Numbers, Period, Record, Scorecard, scorecards, system_info
 from bot.scorecard_views import duration, percent
 
 WEEKS = 8
@@ -58,26 +50,6 @@ class Trend:
     latest: Scorecard
     weeks: list[tuple[Period, Numbers]]
     charts: list[Chart]
-
-
-def system_info(system: SystemView) -> SystemInfo:
-    """What the scorecard needs of a registry system, its review thresholds included."""
-    limits = system.governance.review_when
-    return SystemInfo(
-        id=system.id,
-        name=system.name,
-        steward=system.steward,
-        channels=frozenset(f"{c.platform}:{c.id}" for c in system.channels),
-        thresholds=Thresholds(
-            exception_rate=limits.exception_rate,
-            ack_p50=limits.ack_p50,
-            ack_p90=limits.ack_p90,
-            operator_ack_rate=limits.operator_ack_rate,
-            rework=limits.rework,
-            still_open=limits.still_open,
-        ),
-        decision_timebox=system.governance.decision_timebox,
-    )
 
 
 def review_needed(
