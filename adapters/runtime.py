@@ -8,6 +8,7 @@ the settings, then give it routes in `adapters.server.build_app`."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -19,10 +20,12 @@ from adapters.metrics import Metrics
 from adapters.settings import Settings
 from adapters.slack.platform import SlackPlatform
 from adapters.teams.auth import TeamsConnection, connect
+from bot.events import AlertSeen
 from bot.ports import ChatPlatform, Clock
 from bot.registry import Registry, load_registry
 from bot.service import AccountabilityService
 from store.database import SqlStore, open_store, redacted
+from store.inbox import Delivery, Inbox
 from store.references import StoredReferences
 from store.signins import SignIns
 
@@ -48,6 +51,10 @@ class Runtime:
     slack: SlackPlatform | None = None
     teams: TeamsConnection | None = None
     signins: SignIns | None = None
+    inbox: Inbox | None = None
+    # Per delivery kind, how the inbox worker reads a recorded delivery back as alerts; each
+    # platform's `mount` registers its own.
+    decoders: dict[str, Callable[[Delivery], Sequence[AlertSeen]]] = field(default_factory=dict)
 
     @property
     def registry(self) -> Registry:
@@ -121,6 +128,7 @@ async def build_runtime(
             "platforms": sorted(platforms),
         },
     )
+    inbox = Inbox(store.engine, clock=clock, writer_lock=store.writer_lock)
     return Runtime(
         settings,
         registry_path,
@@ -132,4 +140,5 @@ async def build_runtime(
         slack=slack,
         teams=teams,
         signins=signins,
+        inbox=inbox,
     )

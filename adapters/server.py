@@ -11,7 +11,7 @@ import signal
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from adapters import intake, reload, scheduling
+from adapters import inbox_worker, intake, reload, scheduling
 from adapters.runtime import Runtime, build_runtime
 from adapters.settings import Settings
 from adapters.slack import app as slack_app
@@ -60,6 +60,7 @@ def build_app(runtime: Runtime) -> web.Application:
     scheduling.mount(app, runtime)
     reload.mount(app, runtime)
     web_console.mount(app, runtime)
+    inbox_worker.mount(app, runtime)
 
     async def finish_background(_: web.Application) -> None:
         await runtime.background.close(grace=10)

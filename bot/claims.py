@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from datetime import timedelta
 
 from bot import render
@@ -60,6 +61,39 @@ class Claims:
         elif alert.claim is not None:
             await self.refresh(alert)
 
+    async def publish_many(self, taken: Sequence[AlertTaken]) -> None:
+        """Publish a batch after its commit. Per channel, claims within its pace post their own
+        message and the rest join the channel's storm board in one statement; channels go in
+        parallel. A claim that fails to post keeps its lease, and the tick posts it later."""
+        by_channel: dict[tuple[str, str], list[Alert]] = {}
+        for one in taken:
+            if one.alert is not None and one.outcome in ("claimed", "unowned"):
+                by_channel.setdefault((one.alert.platform, one.alert.channel), []).append(one.alert)
+            else:
+                await self.publish(one)
+        failures = await asyncio.gather(
+            *(self._post_in_channel(alerts) for alerts in by_channel.values()),
+            return_exceptions=True,
+        )
+        for failure in failures:
+            if isinstance(failure, Exception):
+                log.warning("claims not posted yet (the tick retries): %s", failure)
+
+    async def _post_in_channel(self, alerts: list[Alert]) -> None:
+        channel = (alerts[0].platform, alerts[0].channel)
+        chat = self.context.platforms.get(channel[0])
+        if chat is None:
+            log.error("no platform %s for %d alerts", channel[0], len(alerts))
+            return
+        joining: list[Alert] = []
+        for alert in alerts:
+            if not joining and self.boards.current(channel) is None and self.pace.take(channel):
+                await self._post_own(chat, alert)
+            else:
+                joining.append(alert)
+        if joining:
+            await self._join_board(chat, joining)
+
     async def post(self, alert_id: int, *, leased: Alert | None = None) -> bool:
         """Post the claim of an alert once, even when several workers try. `leased`: the
         alert as its caller just stored it, holding its posting lease. Past the channel's
@@ -81,27 +115,36 @@ class Claims:
             return False
         channel = (alert.platform, alert.channel)
         if self.boards.current(channel) is None and self.pace.take(channel):
-            card = await self.card(alert)
-            thread = alert.source.thread_root if alert.source else None
-            message = await chat.post(channel=alert.channel, card=card, thread=thread)
-            combined = False
-        else:
-            message = await self._board(chat, alert)
-            combined = True
-        async with context.store.transaction() as tx:
-            recorded = await tx.alerts.set_claim(
-                alert_id=alert_id, message=message, combined=combined
-            )
+            return await self._post_own(chat, alert)
+        return alert.id in await self._join_board(chat, [alert])
+
+    async def _post_own(self, chat: ChatPlatform, alert: Alert) -> bool:
+        """Post a claim message of its own in the alert's thread and record it."""
+        card = await self.card(alert)
+        thread = alert.source.thread_root if alert.source else None
+        message = await chat.post(channel=alert.channel, card=card, thread=thread)
+        async with self.context.store.transaction() as tx:
+            recorded = await tx.alerts.set_claim(alert_id=alert.id, message=message)
         if not recorded:  # a posting lease lapsed mid-post and another worker posted too
             log.warning(
                 "alert %s was claimed twice in %s; the first claim stands",
-                alert_id,
+                alert.id,
                 message.channel,
             )
-            return False
-        if combined:
-            self.redraws.mark(message)
-        return True
+        return recorded
+
+    async def _join_board(self, chat: ChatPlatform, alerts: list[Alert]) -> set[int]:
+        """Put alerts of one channel on its storm board (one statement); the ids recorded."""
+        board = await self._board(chat, alerts[0])
+        async with self.context.store.transaction() as tx:
+            recorded = await tx.alerts.set_claims(
+                alert_ids=[a.id for a in alerts], message=board, combined=True
+            )
+        if len(recorded) < len(alerts):  # lapsed posting leases: another worker posted them
+            log.warning("%d claims were already posted elsewhere", len(alerts) - len(recorded))
+        if recorded:
+            self.redraws.mark(board)
+        return recorded
 
     async def post_unposted(self) -> list[int]:
         """Post the claims whose posting lease lapsed unposted (a crash, a platform outage);

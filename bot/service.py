@@ -2,8 +2,8 @@
 over one shared Context and forwards to them; it holds no rule of its own. Adapters hand it
 neutral events; the scheduler calls `tick` and `stale_scan`. No module of bot/ imports it.
 
-    admission  (bot.admission)  is it an alert, which system; store it    take_alert
-    claims     (bot.claims)     post / update / redraw claims and boards  publish
+    admission  (bot.admission)  is it an alert, which system; store it    take_alert(s)
+    claims     (bot.claims)     post / update / redraw claims and boards  publish(_many)
     escalation (bot.escalation) send due steps once                       tick
     router     (bot.router)     button actions and commands by name       click, command
     stale      (bot.stale)      the stale-ownership scan                  stale_scan
@@ -12,7 +12,7 @@ neutral events; the scheduler calls `tick` and `stale_scan`. No module of bot/ i
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 
 from bot import stale
@@ -31,7 +31,7 @@ from bot.people import People
 from bot.ports import ChatPlatform, Clock, NoObserver, Observer, StopRunner
 from bot.registry import ChannelId, Registry, SystemView
 from bot.router import routes
-from bot.storage import Store
+from bot.storage import Store, Transaction
 
 
 class AccountabilityService:
@@ -126,6 +126,21 @@ class AccountabilityService:
         """Admit and store an inbound message (no platform I/O): answer the platform after
         this returns, then `publish`. Raises when storage fails: do not acknowledge then."""
         return await self.admission.take(event)
+
+    async def take_alerts(
+        self,
+        events: Sequence[AlertSeen],
+        *,
+        within: Callable[[Transaction], Awaitable[None]] | None = None,
+    ) -> list[AlertTaken]:
+        """`take_alert` for a batch (the inbox worker's): one transaction, multi-row
+        statements, `within` run inside it first; then `publish_many`."""
+        return await self.admission.take_many(events, within=within)
+
+    async def publish_many(self, taken: Sequence[AlertTaken]) -> None:
+        """Publish a stored batch: own claim messages within each channel's pace, the rest
+        onto the channel's storm board together."""
+        await self.claims.publish_many(taken)
 
     async def publish(self, taken: AlertTaken) -> None:
         """Post or update the claim of a stored alert (platform I/O, after the commit)."""

@@ -142,62 +142,16 @@ class SqlAlerts(SessionRepository):
     ) -> Alert | None:
         """Store a new open alert; None when an open alert already has this `open_key`.
         `claim_lease_until` reserves posting the claim for the caller until then."""
-        stmt = (
-            dialect_insert(self.session, ALERTS)
-            .values(
-                platform=platform,
-                channel=channel,
-                system=system,
-                fingerprint=fingerprint,
-                open_key=open_key,
-                title=title[:300],
-                text=text,
-                state=AlertState.OPEN.value,
-                holder=holder,
-                held_since=opened_at,
-                opened_at=opened_at,
-                link=link,
-                source_channel=source.channel if source else None,
-                source_id=source.id if source else None,
-                source_thread=source.thread if source else None,
-                repeats=0,
-            )
-            .on_conflict_do_nothing(index_elements=["open_key"])
-            .returning(alert.id)
-        )
-        alert_id = (await self.session.execute(stmt)).scalar_one_or_none()
-        if alert_id is None:
-            return None
-        await self.session.execute(
-            insert(CLAIMS).values(alert_id=alert_id, lease_until=claim_lease_until)
-        )
-        return Alert(  # what was just written: no need to read it back
-            id=alert_id,
-            platform=platform,
-            channel=channel,
-            system=system,
-            fingerprint=fingerprint,
-            title=title[:300],
-            text=text,
-            state=AlertState.OPEN,
-            holder=holder,
-            opened_at=opened_at,
-            link=link,
-            source=source,
-            held_since=opened_at,
-        )
+        new = NewAlert(
+            platform, channel, system, fingerprint, open_key, title, text, holder, opened_at,
+            link, source,
+        )  # fmt: skip
+        opened = await self.add_many(alerts=[new], claim_lease_until=claim_lease_until)
+        return opened.get(open_key)
 
     async def count_repeat(self, *, open_key: str) -> Alert | None:
         """Count one more delivery on the open alert with this key and return it."""
-        alert_id = (
-            await self.session.execute(
-                update(ALERTS)
-                .where(alert.open_key == open_key)
-                .values(repeats=alert.repeats + 1)
-                .returning(alert.id)
-            )
-        ).scalar_one_or_none()
-        return await self.get(alert_id=alert_id) if alert_id is not None else None
+        return (await self.count_repeats(counts={open_key: 1})).get(open_key)
 
     async def get_many(self, *, alert_ids: Collection[int]) -> dict[int, Alert]:
         """Several alerts by id, in one query."""
@@ -258,19 +212,8 @@ class SqlAlerts(SessionRepository):
     ) -> bool:
         """Remember where the claim message lives (a storm board when `combined`); False
         when another worker's claim message was recorded first."""
-        result = await self.session.execute(
-            update(CLAIMS)
-            .where(claim.alert_id == alert_id, claim.message_id.is_(None))
-            .values(
-                channel=message.channel,
-                message_id=message.id,
-                thread=message.thread,
-                combined=combined,
-                posted_at=func.now(),
-                lease_until=None,
-            )
-        )
-        return changed(result) > 0
+        recorded = await self.set_claims(alert_ids=[alert_id], message=message, combined=combined)
+        return bool(recorded)
 
     async def set_claims(
         self, *, alert_ids: Collection[int], message: MessageRef, combined: bool

@@ -85,6 +85,12 @@ class SqlStore:
             yield tx
             await tx.flush()
 
+    @property
+    def writer_lock(self) -> asyncio.Lock | None:
+        """On SQLite, the lock its writing transactions queue on (the inbox's group commit
+        queues there too, rather than poll SQLite's busy handler); None on PostgreSQL."""
+        return self._serial
+
     async def ping(self) -> bool:
         """True when the database answers."""
         try:

@@ -29,14 +29,15 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.signature import SignatureVerifier
 
 from adapters.inbound import clean, load_json
-from adapters.slack import translate
+from adapters.slack import events, translate
 from adapters.slack.platform import SlackPlatform
 from adapters.slack.translate import ClickContext, Identity
 from bot import render
 from bot.admission import watched_ids
 from bot.cards import Card, Reply
-from bot.events import ButtonClicked
+from bot.events import AlertSeen, ButtonClicked
 from bot.ports import PlatformError
+from store.inbox import Delivery
 
 if TYPE_CHECKING:
     from adapters.runtime import Runtime
@@ -87,6 +88,9 @@ class SlackAdapter:
                     "event_id": payload.get("event_id"),
                 },
             )
+        inbox = self.runtime.inbox
+        if inbox is not None and events.wants(payload, watched=self.watched()):
+            return await events.record(inbox, payload, raw)  # worked off after the answer
         headers: dict[str, str | Sequence[str]] = {
             k: v for k, v in request.headers.items() if not k.lower().startswith("x-slack-bolt-")
         }
@@ -150,9 +154,9 @@ class SlackAdapter:
             await ack()
 
     async def take_message(self, body: Mapping[str, Any], me: Identity) -> BoltResponse | None:
-        """Store the alert in a message event before Slack hears back; 503 when storage fails."""
-        watched = watched_ids(self.runtime.service.context, platform=translate.PLATFORM)
-        seen = translate.alert_from_event(body, me=me, watched=watched)
+        """Store the alert in a message event before Slack hears back (Socket Mode, or HTTP
+        without an inbox); 503 when storage fails."""
+        seen = translate.alert_from_event(body, me=me, watched=self.watched())
         if seen is None:
             return None
         try:
@@ -166,6 +170,14 @@ class SlackAdapter:
         if taken.alert is not None:
             self.spawn(self.runtime.service.publish(taken), f"publish {taken.outcome}")
         return None
+
+    def watched(self) -> frozenset[str]:
+        """The Slack channels the registry in force watches."""
+        return watched_ids(self.runtime.service.context, platform=translate.PLATFORM)
+
+    def decode(self, delivery: Delivery) -> list[AlertSeen]:
+        """The alert in an event the inbox recorded (read back by the inbox worker)."""
+        return events.decode(delivery, me=self._identity(None), watched=self.watched())
 
     async def answer_command(self, body: Mapping[str, Any]) -> None:
         """Run a slash command and answer through its response_url."""
@@ -294,6 +306,7 @@ def mount(app: web.Application, runtime: Runtime) -> None:
     app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
     adapter = SlackAdapter(runtime=runtime, platform=platform, signing_secret=secret)
     app[SLACK] = adapter
+    runtime.decoders[events.KIND] = adapter.decode
     if secret:
         app.router.add_post(EVENTS_PATH, adapter.handle)
     if app_token:

@@ -455,14 +455,27 @@ class SlackEnv:
         headers: dict[str, str] | None = None,
         sign: bool = True,
         timestamp: int | None = None,
+        work_off: bool = True,
     ) -> Answer:
-        """POST bytes to /slack/events, signed unless told otherwise."""
+        """POST bytes to /slack/events, signed unless told otherwise; then (`work_off`) wait
+        for the inbox worker to take what the bot recorded."""
         all_headers = {"Content-Type": content_type}
         if sign:
             all_headers.update(signed_headers(body, timestamp=timestamp))
         all_headers.update(headers or {})
         async with self.session.post(self.events_url, data=body, headers=all_headers) as resp:
-            return Answer(resp.status, await resp.text())
+            answer = Answer(resp.status, await resp.text())
+        if work_off:
+            await self.work_off()
+        return answer
+
+    async def work_off(self) -> None:
+        """Wait until the inbox worker has taken every delivery the bot recorded (it answers
+        an event once recorded and stores the alert after)."""
+        inbox = self.runtime.inbox
+        async with asyncio.timeout(30):
+            while inbox is not None and await inbox.pending():
+                await asyncio.sleep(0.005)
 
     async def send_event(
         self, event: dict[str, Any], *, event_id: str | None = None, retry: int | None = None
@@ -474,12 +487,14 @@ class SlackEnv:
             headers = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_error"}
         return await self.post_raw(body, headers=headers)
 
-    async def send_body(self, body: dict[str, Any], *, retry: int | None = None) -> Answer:
+    async def send_body(
+        self, body: dict[str, Any], *, retry: int | None = None, work_off: bool = True
+    ) -> Answer:
         """Deliver a complete signed Events API body (for exact redeliveries)."""
         headers = {}
         if retry is not None:
             headers = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
-        return await self.post_raw(json.dumps(body).encode(), headers=headers)
+        return await self.post_raw(json.dumps(body).encode(), headers=headers, work_off=work_off)
 
     async def command(
         self, command: str, text: str = "", *, user: str, channel: str = ALERTS

@@ -11,6 +11,7 @@ import asyncio
 import json
 import sqlite3
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -145,10 +146,10 @@ async def test_storage_failure_answers_an_error_then_the_redelivery_is_claimed(
     env: SlackEnv, tmp_path: Path
 ) -> None:
     body = event_callback(load_fixture("grafana_firing.json"), event_id="Ev0STORE01")
-    # A real storage failure: the database refuses to write alert rows.
+    # A real storage failure: the database refuses to record deliveries.
     db = sqlite3.connect(tmp_path / "bot.db")
     db.execute(
-        "CREATE TRIGGER refuse_alerts BEFORE INSERT ON alert "
+        "CREATE TRIGGER refuse_deliveries BEFORE INSERT ON inbox_delivery "
         "BEGIN SELECT RAISE(ABORT, 'disk I/O error (test)'); END"
     )
     db.commit()
@@ -159,7 +160,7 @@ async def test_storage_failure_answers_an_error_then_the_redelivery_is_claimed(
     assert await env.open_alerts() == []
     assert env.standin.posts() == []
 
-    db.execute("DROP TRIGGER refuse_alerts")
+    db.execute("DROP TRIGGER refuse_deliveries")
     db.commit()
     db.close()
     redelivered = await env.send_body(body, retry=1)
@@ -170,11 +171,42 @@ async def test_storage_failure_answers_an_error_then_the_redelivery_is_claimed(
     assert len(env.standin.posts(ALERTS)) == 1  # the failed attempt left nothing behind
 
 
+async def test_a_failure_after_recording_delays_the_alert_and_never_loses_it(
+    env: SlackEnv, tmp_path: Path
+) -> None:
+    body = event_callback(load_fixture("grafana_firing.json"), event_id="Ev0STORE02")
+    # Recording works; storing the alert itself fails for a while.
+    db = sqlite3.connect(tmp_path / "bot.db")
+    db.execute(
+        "CREATE TRIGGER refuse_alerts BEFORE INSERT ON alert "
+        "BEGIN SELECT RAISE(ABORT, 'disk I/O error (test)'); END"
+    )
+    db.commit()
+    answer = await env.send_body(body, work_off=False)
+    assert answer.status == 200  # recorded: Slack need not deliver it again
+    async with asyncio.timeout(10):  # the worker tries, fails, and puts it back for later
+        while db.execute("SELECT attempts, lease_token FROM inbox_delivery").fetchall() != [
+            (1, None)
+        ]:
+            await asyncio.sleep(0.01)
+    assert await env.open_alerts() == []
+
+    db.execute("DROP TRIGGER refuse_alerts")
+    db.commit()
+    db.close()
+    env.clock.advance(timedelta(minutes=5))  # past the retry's back-off
+    await env.work_off()
+    await env.settle()
+    [alert] = await env.open_alerts()
+    assert alert.system == "support-drafter"
+    assert len(env.standin.posts(ALERTS)) == 1
+
+
 async def test_slack_gets_its_answer_before_the_claim_is_posted(env: SlackEnv) -> None:
     env.standin.api_gate = asyncio.Event()  # the Web API hangs until opened
     answer = await env.send_event(load_fixture("datadog_triggered.json"))
     assert answer.status == 200
-    assert len(await env.open_alerts()) == 1  # stored before the 200
+    assert len(await env.open_alerts()) == 1  # recorded before the 200, stored after
     assert env.standin.posts() == []  # the claim waits for the (slow) Web API
     env.standin.api_gate.set()
     await env.settle()
