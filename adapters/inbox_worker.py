@@ -61,8 +61,11 @@ class InboxWorker:
         batch: int = 200,
         lease: timedelta = timedelta(seconds=60),
         poll: float = 0.2,
+        gather: float = 0.05,
     ) -> None:
-        """`poll`: seconds between looks for deliveries another replica recorded."""
+        """`poll`: seconds between looks for deliveries another replica recorded; `gather`:
+        seconds to let deliveries accumulate after a lull, so a storm's first batches are
+        batches (each costs a transaction) rather than one delivery each."""
         self.inbox = inbox
         self.decoders = decoders
         self.take = take
@@ -71,6 +74,7 @@ class InboxWorker:
         self.batch = batch
         self.lease = lease
         self.poll = poll
+        self.gather = gather
 
     async def run(self) -> None:
         """Work until cancelled."""
@@ -81,10 +85,12 @@ class InboxWorker:
                 log.exception("inbox worker pass failed; retrying in 1 s")
                 await asyncio.sleep(1)
                 continue
-            if done:
+            if done >= self.batch:
                 await asyncio.sleep(0)  # let waiting requests and the tick in first
             else:
-                await self.inbox.wait_for_work(self.poll)
+                if not done:
+                    await self.inbox.wait_for_work(self.poll)
+                await asyncio.sleep(self.gather)
 
     async def work_once(self) -> int:
         """Lease and take one batch; how many deliveries it held (0: nothing pending)."""

@@ -246,6 +246,8 @@ def free_port() -> int:
 
 
 def _command() -> list[str]:
+    if profile := os.environ.get("BENCH_PROFILE"):  # a cProfile of `serve`, written at exit
+        return [sys.executable, "-m", "cProfile", "-o", profile, "-m", "adapters.cli", "serve"]
     script = Path(sys.executable).parent / "accountability-bot"
     return (
         [str(script), "serve"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,6 +13,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
+from store.serial import WriterLock
 from store.transaction import SqlTransaction
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -63,13 +63,13 @@ class SqlStore:
     """Implements bot.storage.Store: one transaction per `async with`, committed on success.
 
     SQLite allows one writer at a time; rather than let concurrent tasks collide on
-    `database is locked`, its transactions queue on an asyncio lock (one replica per file).
+    `database is locked`, its transactions queue on a WriterLock (one replica per file).
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
-        self._serial = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+        self._serial = WriterLock() if engine.dialect.name == "sqlite" else None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqlTransaction]:
@@ -86,9 +86,9 @@ class SqlStore:
             await tx.flush()
 
     @property
-    def writer_lock(self) -> asyncio.Lock | None:
-        """On SQLite, the lock its writing transactions queue on (the inbox's group commit
-        queues there too, rather than poll SQLite's busy handler); None on PostgreSQL."""
+    def writer_lock(self) -> WriterLock | None:
+        """On SQLite, the lock its transactions queue on; the inbox's group commit takes it
+        too (urgently), rather than poll SQLite's busy handler. None on PostgreSQL."""
         return self._serial
 
     async def ping(self) -> bool:

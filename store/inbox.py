@@ -41,6 +41,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.ports import Clock
+from store.serial import WriterLock
 from store.tables import InboxDeliveryRow
 
 INBOX = cast(Table, InboxDeliveryRow.__table__)  # type: ignore[attr-defined]
@@ -135,11 +136,12 @@ class Inbox:
         clock: Clock,
         linger: float = 0.002,
         max_batch: int = 1000,
-        writer_lock: asyncio.Lock | None = None,
+        writer_lock: WriterLock | None = None,
     ) -> None:
         """`linger`: seconds the writer waits for more deliveries before a commit;
-        `writer_lock`: on SQLite, a lock shared with the process's other writers so they
-        queue in order instead of polling SQLite's busy handler."""
+        `writer_lock`: on SQLite, the lock the process's other writers queue on; the inbox
+        takes it ahead of them (a platform is waiting), instead of polling SQLite's busy
+        handler."""
         self.engine = engine
         self.clock = clock
         self.linger = linger
@@ -206,7 +208,7 @@ class Inbox:
             return {(r[0], r[1]) for r in conn.execute(statement, list(rows.values()))}
 
         try:
-            inserted = await self._run(insert)
+            inserted = await self._run(insert, urgent=True)
         except Exception as exc:  # any storage failure: nobody in the group is acknowledged
             for waiter in group:
                 if not waiter.future.done():
@@ -337,8 +339,9 @@ class Inbox:
 
     # ---- transactions --------------------------------------------------------------------
 
-    async def _run(self, work: Callable[[Connection], T]) -> T:
-        """Run `work` in one transaction: on SQLite one hand-off to the inbox thread."""
+    async def _run(self, work: Callable[[Connection], T], *, urgent: bool = False) -> T:
+        """Run `work` in one transaction: on SQLite one hand-off to the inbox thread, after
+        the process's other writers (`urgent`: ahead of those waiting)."""
         if self._sync is None:
             async with self.engine.begin() as conn:
                 return await conn.run_sync(work)
@@ -351,8 +354,11 @@ class Inbox:
         loop = asyncio.get_running_loop()
         if self._writer_lock is None:
             return await loop.run_in_executor(self._thread, transaction)
-        async with self._writer_lock:
+        await self._writer_lock.acquire(urgent=urgent)
+        try:
             return await loop.run_in_executor(self._thread, transaction)
+        finally:
+            self._writer_lock.release()
 
 
 def _rowcount(result: Any) -> int:
