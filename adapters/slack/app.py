@@ -88,9 +88,6 @@ class SlackAdapter:
                     "event_id": payload.get("event_id"),
                 },
             )
-        inbox = self.runtime.inbox
-        if inbox is not None and events.wants(payload, watched=self.watched()):
-            return await events.record(inbox, payload, raw)  # worked off after the answer
         headers: dict[str, str | Sequence[str]] = {
             k: v for k, v in request.headers.items() if not k.lower().startswith("x-slack-bolt-")
         }
@@ -110,6 +107,9 @@ class SlackAdapter:
         )
         if wrong:  # Bolt would later send them to Slack as query parameters
             return web.json_response({"error": f"malformed ids: {', '.join(wrong)}"}, status=400)
+        inbox = self.runtime.inbox
+        if inbox is not None and events.wants(payload, watched=self.watched()):
+            return await events.record(inbox, payload)  # worked off after the answer
         answer = await self.bolt.async_dispatch(bolt_request)
         return await to_aiohttp_response(answer)
 

@@ -38,14 +38,15 @@ def wants(payload: Mapping[str, Any], *, watched: frozenset[str]) -> bool:
     )
 
 
-async def record(inbox: Inbox, payload: Mapping[str, Any], raw: bytes) -> web.Response:
-    """Record the verified body; 200 once committed (a redelivery too), 503 when it is not."""
+async def record(inbox: Inbox, payload: Mapping[str, Any]) -> web.Response:
+    """Record the verified, cleaned body; 200 once committed (a redelivery too), 503 when it
+    is not."""
     try:
         await inbox.record(
             platform=translate.PLATFORM,
             delivery_id=str(payload["event_id"]),
             kind=KIND,
-            payload=raw.decode("utf-8"),
+            payload=json.dumps(payload),
         )
     except RecordFailed:
         log.exception(
