@@ -31,11 +31,10 @@ def wants(payload: Mapping[str, Any], *, watched: frozenset[str]) -> bool:
     if payload.get("type") != "event_callback" or not isinstance(payload.get("event_id"), str):
         return False
     event = payload.get("event")
-    return (
-        isinstance(event, dict)
-        and event.get("type") == "message"
-        and event.get("channel") in watched
-    )
+    if not isinstance(event, dict) or event.get("type") != "message":
+        return False
+    channel = event.get("channel")
+    return isinstance(channel, str) and channel in watched
 
 
 async def record(inbox: Inbox, payload: Mapping[str, Any]) -> web.Response:
