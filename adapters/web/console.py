@@ -30,6 +30,7 @@ from .templating import STATIC, Pages
 
 RECENT = 20  # resolved alerts shown on a system's page
 TIMELINE = 50  # evidence entries per page
+PROBLEMS = 200  # registry errors and warnings per page
 CHAIN_FRESH = timedelta(seconds=60)
 
 
@@ -100,6 +101,7 @@ class Console:
             web.get("/open-alerts", g(self.alerts)),
             web.get("/evidence", g(self.evidence)),
             web.get("/registry", g(self.check)),
+            web.get("/registry.txt", g(self.check_text)),
             web.get("/map", g(self.map_page)),
             web.get("/map.md", g(self.map_markdown)),
             *self.gate.routes(),
@@ -305,14 +307,28 @@ class Console:
     async def check(self, request: web.Request, viewer: Viewer) -> web.Response:
         """What `accountability-bot check` says about the registry file, line by line."""
         result = await self._check_file()
+        # A large registry can have tens of thousands of warnings: a page of them at a time,
+        # in the file's order, and the whole report as text for those who want it all.
+        page = views.page_number(request.query.get("page"))
+        start = (page - 1) * PROBLEMS
+        shown = result.problems[start : start + PROBLEMS]
         return self._page(
             "registry.html",
             viewer,
             result=result,
-            errors=[p for p in result.problems if p.severity == "error"],
-            warnings=[p for p in result.problems if p.severity == "warning"],
+            errors=[p for p in shown if p.severity == "error"],
+            warnings=[p for p in shown if p.severity == "warning"],
+            counts={s: sum(p.severity == s for p in result.problems) for s in ("error", "warning")},
+            page=page,
+            has_next=start + PROBLEMS < len(result.problems),
             running=len(self.registry().systems),
         )
+
+    async def check_text(self, request: web.Request, viewer: Viewer) -> web.Response:
+        """The whole `check` report as plain text."""
+        response = self.pages.raw((await self._check_file()).report)
+        response.content_type = "text/plain"
+        return response
 
     async def _published(self) -> tuple[Markup, str]:
         """The map as HTML and as Markdown, made once per registry (it changes only with the

@@ -198,10 +198,29 @@ async def test_registry_page_says_what_check_says_with_lines(
         line = source.splitlines().index("    operator: alice") + 1
         assert "1 error:" in body
         assert f"{line} billing-router operator 'the team' is not a person" in body
+        report = await page(client, "/registry.txt")
+        assert f"{broken}:{line}: error: system 'billing-router' field 'operator'" in report
         # Fixed on disk: the page follows the file.
         broken.write_text(source + "\n")
         body = words(await page(client, "/registry"))
         assert "No errors: 2 systems" in body
+
+
+async def test_registry_warnings_page_through(
+    store: SqlStore, clock: ManualClock, tmp_path: Path
+) -> None:
+    from bench.common import registry_yaml
+
+    path = tmp_path / "big.yaml"
+    path.write_text(registry_yaml(150))  # two governance warnings per system: 300
+    registry = parse_registry(path.read_text(), source=str(path))
+    app, console, _ = build_console(store, registry, clock, registry_path=path)
+    async with TestClient(TestServer(app)) as client:
+        await sign_in(client, console, "p1")
+        first = words(await page(client, "/registry"))
+        assert "No errors: 150 systems, 300 warnings." in first and "Next →" in first
+        second = words(await page(client, "/registry?page=2"))
+        assert "sys-149" in second and "Next →" not in second
 
 
 async def test_the_published_map_is_the_markdown_map(
