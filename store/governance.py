@@ -223,6 +223,15 @@ class GovernanceRepository(SessionRepository):
         )
         return cast(int | None, (await self.session.execute(stmt)).scalar_one_or_none())
 
+    async def latest_digest(self, *, system: str) -> DigestRecord | None:
+        """The system's latest digest and its decision, if any."""
+        row = (
+            await self.session.execute(
+                select(DIGEST).where(G.system == system).order_by(G.id.desc()).limit(1)
+            )
+        ).first()
+        return _digest(row) if row else None
+
     async def decide(
         self, *, system: str, decision: str, by: str, at: datetime, reason: str = ""
     ) -> DigestRecord | None:
