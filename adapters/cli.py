@@ -195,6 +195,78 @@ def cmd_stale_scan(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_scorecard(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the scorecard of one system or of every system, from the record."""
+    from adapters.runtime import build_runtime
+    from bot import scorecard_views as views
+    from bot.registry import parse_duration
+
+    try:
+        length = parse_duration(args.period)
+    except ValueError as exc:
+        print(f"--period: {exc}", file=sys.stderr)
+        return 2
+    if length.total_seconds() <= 0:
+        print("--period must be longer than 0s", file=sys.stderr)
+        return 2
+    registry = _registry(settings)
+    if args.system:
+        system = registry.system(args.system)
+        if system is None:
+            return _unknown(registry, args.system)
+        systems = [system]
+    else:
+        systems = list(registry.systems.values())
+
+    async def run() -> str:
+        runtime = await build_runtime(settings, registry=registry)
+        try:
+            now = runtime.clock.now()
+            cards = await runtime.service.scorecards(systems=systems, now=now, length=length)
+        finally:
+            await runtime.store.close()
+        if args.format == "json":
+            return views.to_json(cards, generated_at=now)
+        if args.format == "csv":
+            return views.to_csv(cards).rstrip("\n")
+        return views.markdown(cards).rstrip("\n")
+
+    print(asyncio.run(run()))
+    return 0
+
+
+def cmd_governance(args: argparse.Namespace, settings: Settings) -> int:
+    """Print which steward would get which digest now (nothing is sent)."""
+    if not args.dry_run:
+        print(
+            "governance digests are sent only from `serve`, on GOVERNANCE_CRON; "
+            "use `governance --dry-run` to preview",
+            file=sys.stderr,
+        )
+        return 2
+    from adapters.runtime import build_runtime
+    from adapters.scheduling import ScheduleError, governance_trigger, period_of
+
+    async def run() -> str:
+        runtime = await build_runtime(settings)
+        try:
+            period = period_of(governance_trigger(settings), runtime.clock.now())
+            report = await runtime.service.governance(period=period, dry_run=True)
+        finally:
+            await runtime.store.close()
+        return report.text(runtime.registry)
+
+    try:
+        print(asyncio.run(run()))
+    except RegistryError as exc:
+        print(f"the ownership registry is broken\n{exc}", file=sys.stderr)
+        return 2
+    except ScheduleError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    return 0
+
+
 def cmd_teams_package(args: argparse.Namespace, settings: Settings) -> int:
     """Write the Teams app package (zip) with the app id taken from TEAMS_APP_ID."""
     from pathlib import Path
@@ -244,6 +316,16 @@ def parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="print what would be sent; send nothing"
     )
     scan.set_defaults(run=cmd_stale_scan)
+    card = sub.add_parser("scorecard", help="the steward's scorecard, from the record")
+    card.add_argument("system", nargs="?", help="one system (default: every system)")
+    card.add_argument("--period", default="7d", help="period length, e.g. 7d, 30d (default 7d)")
+    card.add_argument("--format", choices=("md", "json", "csv"), default="md")
+    card.set_defaults(run=cmd_scorecard)
+    gov = sub.add_parser("governance", help="preview the stewards' weekly digests")
+    gov.add_argument(
+        "--dry-run", action="store_true", help="print who would get which digest; send nothing"
+    )
+    gov.set_defaults(run=cmd_governance)
     package = sub.add_parser("teams-package", help="write the Teams app zip (uses TEAMS_APP_ID)")
     package.add_argument("--output", "-o", default="accountability-bot-teams.zip")
     package.set_defaults(run=cmd_teams_package)

@@ -1,9 +1,11 @@
 """The scheduler inside `serve`: APScheduler's asyncio scheduler with its in-memory job store
 (its docs forbid sharing a job store between processes; our state lives in our own tables).
 
-Two jobs run in every replica: the escalation tick every `ESCALATION_TICK` (replicas share due
-steps through row leases), and the stale-ownership scan on `STALE_SCAN_CRON` in `TZ`. Every
-replica fires the scan; the `job_run` row of the cron period lets exactly one of them run it.
+Jobs run in every replica: the escalation tick every `ESCALATION_TICK` (replicas share due
+steps through row leases), the stale-ownership scan on `STALE_SCAN_CRON` and the stewards'
+governance digests on `GOVERNANCE_CRON`, both in `TZ`, and the decision time box every minute.
+Every replica fires the cron jobs; the `job_run` row of the cron period lets exactly one of
+them run it (the time box marks each digest it escalates, so it too acts once).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from adapters.settings import Settings
-from bot import stale
+from bot import governance, stale
 
 if TYPE_CHECKING:
     from adapters.runtime import Runtime
@@ -34,11 +36,12 @@ SKEW = timedelta(seconds=30)
 # runs the scan then instead of waiting a whole period.
 CATCH_UP = timedelta(hours=1)
 SHUTDOWN_GRACE = 10.0
+TIMEBOX_EVERY = 60  # seconds between looks for undecided digests past their time box
 _DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 
 
 class ScheduleError(ValueError):
-    """STALE_SCAN_CRON, TZ or ESCALATION_TICK cannot be used."""
+    """STALE_SCAN_CRON, GOVERNANCE_CRON, TZ or ESCALATION_TICK cannot be used."""
 
 
 def _day(token: str) -> int:
@@ -81,21 +84,31 @@ def crontab_weekdays(field: str) -> str:
 
 def stale_trigger(settings: Settings) -> CronTrigger:
     """The cron trigger of the stale scan, in the configured time zone."""
+    return cron_trigger("STALE_SCAN_CRON", settings.stale_scan_cron, tz_name=settings.tz)
+
+
+def governance_trigger(settings: Settings) -> CronTrigger:
+    """The cron trigger of the stewards' weekly digests, in the configured time zone."""
+    return cron_trigger("GOVERNANCE_CRON", settings.governance_cron, tz_name=settings.tz)
+
+
+def cron_trigger(name: str, expression: str, *, tz_name: str) -> CronTrigger:
+    """A crontab expression (5 fields, cron's day-of-week numbering) as a trigger in `tz_name`."""
     try:
-        tz = ZoneInfo(settings.tz)
+        tz = ZoneInfo(tz_name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ScheduleError(f"TZ={settings.tz!r} is not a known time zone") from exc
-    fields = settings.stale_scan_cron.split()
+        raise ScheduleError(f"TZ={tz_name!r} is not a known time zone") from exc
+    fields = expression.split()
     if len(fields) != 5:
         raise ScheduleError(
-            f"STALE_SCAN_CRON={settings.stale_scan_cron!r} needs 5 crontab fields "
+            f"{name}={expression!r} needs 5 crontab fields "
             "(minute hour day-of-month month day-of-week), e.g. '0 9 * * mon'"
         )
     minute, hour, day, month, weekday = fields
     if day != "*" and weekday != "*":
         # cron ORs the two fields, APScheduler ANDs them: refuse rather than guess.
         raise ScheduleError(
-            f"STALE_SCAN_CRON={settings.stale_scan_cron!r} restricts both day-of-month and "
+            f"{name}={expression!r} restricts both day-of-month and "
             "day-of-week; give one of them as '*'"
         )
     try:
@@ -108,9 +121,7 @@ def stale_trigger(settings: Settings) -> CronTrigger:
             timezone=tz,
         )
     except ValueError as exc:
-        raise ScheduleError(
-            f"STALE_SCAN_CRON={settings.stale_scan_cron!r} is not a crontab expression: {exc}"
-        ) from exc
+        raise ScheduleError(f"{name}={expression!r} is not a crontab expression: {exc}") from exc
 
 
 def latest_fire(trigger: CronTrigger, at: datetime) -> datetime | None:
@@ -142,12 +153,14 @@ class Jobs:
         self.runtime = runtime
         self.grace = grace
         self.trigger = stale_trigger(settings)
+        self.governance_trigger = governance_trigger(settings)
         self.tick_seconds = settings.escalation_tick.total_seconds()
         if self.tick_seconds <= 0:
             raise ScheduleError("ESCALATION_TICK must be longer than 0s")
         self.scheduler = AsyncIOScheduler(timezone=self.trigger.timezone)
         self.inflight: set[asyncio.Task[Any]] = set()
         self.last_scan: stale.ScanReport | None = None
+        self.last_digests: governance.DigestReport | None = None
 
     async def _track(self, work: Callable[[], Awaitable[None]]) -> None:
         task = asyncio.current_task()
@@ -190,6 +203,36 @@ class Jobs:
             extra={"period": period, "ran": report.ran},
         )
 
+    async def governance(self) -> None:
+        """The stewards' weekly digests of the current period (one replica sends them)."""
+        await self._track(self._governance)
+
+    async def _governance(self) -> None:
+        period = period_of(self.governance_trigger, self.runtime.clock.now())
+        try:
+            report = await self.runtime.service.governance(period=period)
+        except Exception:
+            log.exception("governance digests failed", extra={"period": period})
+            return
+        self.last_digests = report
+        log.info("governance digests: " + report.summary(), extra={"period": period})
+
+    async def decision_timebox(self) -> None:
+        """Hand undecided digests past their time box to the higher authority."""
+        await self._track(self._decision_timebox)
+
+    async def _decision_timebox(self) -> None:
+        try:
+            done = await self.runtime.service.decision_timebox()
+        except Exception:
+            log.exception("decision time box failed; it is retried next minute")
+            return
+        for escalated in done:
+            log.info(
+                "undecided digest escalated",
+                extra={"system": escalated.system, "to": list(escalated.to)},
+            )
+
     def start(self) -> None:
         """Add the jobs and start; catch up a scan no replica ran if it is due only just."""
         self.scheduler.add_job(
@@ -208,11 +251,32 @@ class Jobs:
             misfire_grace_time=int(CATCH_UP.total_seconds()),
             id="stale-scan",
         )
+        self.scheduler.add_job(
+            self.governance,
+            self.governance_trigger,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=int(CATCH_UP.total_seconds()),
+            id="governance",
+        )
+        self.scheduler.add_job(
+            self.decision_timebox,
+            "interval",
+            seconds=TIMEBOX_EVERY,
+            max_instances=1,
+            coalesce=True,
+            id="decision-timebox",
+        )
         now = self.runtime.clock.now()
-        fire = latest_fire(self.trigger, now)
-        if fire is not None and now - fire <= CATCH_UP:
-            # The job_run row makes this a no-op when a replica already ran the period.
-            self.scheduler.add_job(self.stale_scan, id="stale-scan-catch-up")
+        catch_up = (
+            (self.trigger, self.stale_scan, "stale-scan"),
+            (self.governance_trigger, self.governance, "governance"),
+        )
+        for trigger, job, name in catch_up:
+            fire = latest_fire(trigger, now)
+            if fire is not None and now - fire <= CATCH_UP:
+                # The job_run row makes this a no-op when a replica already ran the period.
+                self.scheduler.add_job(job, id=f"{name}-catch-up")
         self.scheduler.start()
 
     async def stop(self) -> None:

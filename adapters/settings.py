@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     alert_ingest_token: SecretStr | None = None
     escalation_tick: Duration = timedelta(seconds=1)
     stale_scan_cron: str = "0 9 * * mon"
+    governance_cron: str = "0 8 * * mon"
     tz: str = "UTC"
     log_level: str = "INFO"
     # Where people reach the bot (links in direct messages); http://localhost:$PORT when unset.

@@ -42,6 +42,16 @@ class Button:
 
 
 @dataclass(frozen=True)
+class TextField:
+    """A one-line text box on a card whose content comes back with any click on the card's
+    buttons (a decision's optional reason): a Slack input block, an Adaptive Card Input.Text."""
+
+    label: str
+    placeholder: str = ""
+    max_length: int = 200
+
+
+@dataclass(frozen=True)
 class Card:
     """A platform-neutral message: a title, lines of text with mentions, fields and buttons."""
 
@@ -51,6 +61,7 @@ class Card:
     buttons: tuple[Button, ...] = ()
     tone: Literal["alert", "ok", "info", "warning"] = "info"
     link: str | None = None
+    text_field: TextField | None = None
 
     def plain_text(self) -> str:
         """The card as plain text, mentions as names (notifications, logs, tests)."""

@@ -1,11 +1,13 @@
-"""Chat commands: `who-owns`, `stop`, `resume` and `help` (Slack slash commands, or words
-addressed to the bot in Teams). bot.router maps each command name to a handler here."""
+"""Chat commands: `who-owns`, `who-decides`, `stop`, `resume` and `help` (Slack slash
+commands, or words addressed to the bot in Teams). bot.router maps each command name to a
+handler here."""
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 
-from bot import render, stops
+from bot import decisions, render, stops
 from bot.cards import Card, Reply
 from bot.context import Context
 from bot.events import CommandGiven
@@ -39,6 +41,17 @@ class Commands:
         if system is None:
             return refusal
         return Reply(await self.who_owns_card(system, platform=event.user.platform))
+
+    async def who_decides(self, event: CommandGiven) -> Reply:
+        """`who-decides <system> [category]`: the weekly decision and the decision rights."""
+        system, refusal = self._system(event)
+        if system is None:
+            return refusal
+        words = event.args.split()
+        category = words[1] if len(words) > 1 else None
+        lines = decisions.rights_lines(self.context, system, category=category)
+        title = f"Who decides on {system.id}" + (f": {category}" if category else "")
+        return Reply(Card(title=title, lines=tuple(lines)))
 
     async def stop(self, event: CommandGiven) -> Reply:
         """`stop <system> [reason]`."""
@@ -109,7 +122,7 @@ class Commands:
             role: await context.people.mention(person, platform=platform)
             for role, person in system.roles().items()
         }
-        return render.who_owns(
+        card = render.who_owns(
             system=system,
             registry=context.registry,
             holders=holders,
@@ -118,3 +131,5 @@ class Commands:
             open_alerts=open_alerts,
             status=status,
         )
+        rights = tuple(decisions.rights_lines(context, system))
+        return dataclasses.replace(card, lines=card.lines + rights)

@@ -33,13 +33,15 @@ class AlertSeen:
 
 @dataclass(frozen=True)
 class ButtonClicked:
-    """A click on one of the bot's buttons. `target` is the user picked for a hand-off."""
+    """A click on one of the bot's buttons. `target` is the user picked for a hand-off;
+    `text` what the clicker typed in the card's text field (capped by the adapter)."""
 
     user: UserRef
     action: str
     value: str
     message: MessageRef | None = None
     target: UserRef | None = None
+    text: str = ""
 
     def record_id(self) -> int | None:
         """The button's value as the id of a stored record, or None when it is not one."""
@@ -47,7 +49,7 @@ class ButtonClicked:
         return int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else None
 
 
-Command = Literal["who-owns", "stop", "resume", "help", "console"]
+Command = Literal["who-owns", "stop", "resume", "help", "console", "who-decides"]
 
 
 @dataclass(frozen=True)

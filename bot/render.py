@@ -329,6 +329,7 @@ def help_card() -> Card:
         "Accountability bot",
         "who-owns <system>: who holds a system, its escalation map and open alerts.",
         "who-owns (alone): the systems of this channel.",
+        "who-decides <system> [category]: the steward's weekly decision and the decision rights.",
         "stop <system> [reason]: stop a system (stop-authority holder only, with confirmation).",
         "resume <system>: resume a stopped system (stop-authority holder only).",
     )

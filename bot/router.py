@@ -2,20 +2,22 @@
 
 A new button: add its action name to bot.cards and a row to the action table in `routes()`;
 a new command: add its word to bot.events.Command and a row to the command table. The
-handlers live in the feature modules (bot.clicks, bot.stops, bot.roles, bot.commands)."""
+handlers live in the feature modules (bot.clicks, bot.stops, bot.roles, bot.commands,
+bot.decisions)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
-from bot import cards, render, roles, stops
+from bot import cards, decisions, render, roles, stops
 from bot.cards import Reply
 from bot.clicks import Clicks
 from bot.commands import Commands
 from bot.console_link import ConsoleDesk
 from bot.context import Context
 from bot.events import ButtonClicked, CommandGiven
+from bot.scorecard_views import DECIDE
 
 ClickHandler = Callable[[ButtonClicked], Awaitable[Reply | None]]
 CommandHandler = Callable[[CommandGiven], Awaitable[Reply]]
@@ -57,6 +59,9 @@ def routes(
     async def role_hand_off(event: ButtonClicked) -> Reply | None:
         return await roles.role_hand_off(context, event)
 
+    async def decide(event: ButtonClicked) -> Reply | None:
+        return await decisions.decide_click(context, event)
+
     return Router(
         actions={
             cards.ACK: clicks.on_alert,
@@ -67,10 +72,12 @@ def routes(
             cards.STOP_CANCEL: stop_click,
             cards.ROLE_CONFIRM: role_confirm,
             cards.ROLE_HAND_OFF: role_hand_off,
+            DECIDE: decide,
         },
         commands={
             "help": commands.help,
             "who-owns": commands.who_owns,
+            "who-decides": commands.who_decides,
             "stop": commands.stop,
             "resume": commands.resume,
             "console": console.command,

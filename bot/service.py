@@ -7,14 +7,18 @@ neutral events; the scheduler calls `tick` and `stale_scan`. No module of bot/ i
     escalation (bot.escalation) send due steps once                       tick
     router     (bot.router)     button actions and commands by name       click, command
     stale      (bot.stale)      the stale-ownership scan                  stale_scan
+    governance (bot.governance) steward digests, the decision time box    governance,
+                                and scorecards                            decision_timebox,
+                                                                          scorecards
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from bot import governance as cadence
 from bot import stale
 from bot.admission import Admission
 from bot.cards import Card, Reply
@@ -31,6 +35,7 @@ from bot.people import People
 from bot.ports import ChatPlatform, Clock, NoObserver, Observer, StopRunner
 from bot.registry import ChannelId, Registry, SystemView
 from bot.router import routes
+from bot.scorecard import Scorecard
 from bot.storage import Store, Transaction
 
 
@@ -177,6 +182,20 @@ class AccountabilityService:
     async def stale_scan(self, *, period: str, dry_run: bool = False) -> stale.ScanReport:
         """The stale-ownership scan for `period` (once across replicas)."""
         return await stale.scan(self.context, period=period, dry_run=dry_run)
+
+    async def governance(self, *, period: str, dry_run: bool = False) -> cadence.DigestReport:
+        """The stewards' weekly digests for `period` (once across replicas)."""
+        return await cadence.run(self.context, period=period, dry_run=dry_run)
+
+    async def decision_timebox(self) -> list[cadence.Escalated]:
+        """Hand digests undecided past their time box to the higher authority, once."""
+        return await cadence.escalate_undecided(self.context)
+
+    async def scorecards(
+        self, *, systems: Sequence[SystemView], now: datetime, length: timedelta
+    ) -> list[Scorecard]:
+        """The scorecards of `systems` for the period of `length` ending `now`."""
+        return await cadence.scorecards_at(self.context, systems=systems, now=now, length=length)
 
     async def deliver(self, *, person: str, card: Card, prefer: Sequence[str] = ()) -> str | None:
         """Send a card to a person directly; the platform used, or None when none could."""

@@ -22,6 +22,7 @@ from bot.domain import (
     StopRequest,
     SystemStatus,
 )
+from bot.scorecard import DigestRecord, Record
 
 
 @dataclass(frozen=True)
@@ -299,6 +300,40 @@ class Jobs(Protocol):
         ...
 
 
+class Governance(Protocol):
+    """Scorecard reads, steward digests and their decisions (store.governance)."""
+
+    async def scorecard_record(
+        self, *, since: datetime, until: datetime, systems: Collection[str] | None = None
+    ) -> Record:
+        """What bot.scorecard reads for periods within [since, until)."""
+        ...
+
+    async def add_digest(
+        self, *, system: str, period: str, steward: str, at: datetime, platform: str | None = None
+    ) -> int | None:
+        """Record a system's digest for `period`; None when one is already recorded."""
+        ...
+
+    async def latest_digest(self, *, system: str) -> DigestRecord | None:
+        """The system's latest digest and its decision, if any."""
+        ...
+
+    async def decide(
+        self, *, system: str, decision: str, by: str, at: datetime, reason: str = ""
+    ) -> DigestRecord | None:
+        """Record a decision on the latest digest, once; None when none is open."""
+        ...
+
+    async def undecided_digests(self, *, sent_before: datetime) -> list[tuple[int, DigestRecord]]:
+        """Undecided, not yet escalated digests sent before `sent_before`."""
+        ...
+
+    async def mark_digest_escalated(self, *, digest_id: int, to: str, at: datetime) -> bool:
+        """Note an undecided digest went to the higher authority; False if already done."""
+        ...
+
+
 class Transaction(Protocol):
     """One transaction: a repository per aggregate."""
 
@@ -330,6 +365,11 @@ class Transaction(Protocol):
     @property
     def jobs(self) -> Jobs:
         """Scheduled job runs."""
+        ...
+
+    @property
+    def governance(self) -> Governance:
+        """Scorecard reads, steward digests and decisions."""
         ...
 
 

@@ -1,6 +1,7 @@
 """One database transaction as the core sees it: a unit of work holding one repository per
 aggregate (`tx.alerts`, `tx.steps`, `tx.stops`, `tx.evidence`, `tx.ownership`, `tx.jobs`,
-and the Teams adapter's `tx.conversations`). Nothing here commits: the Store does."""
+`tx.governance`, and the Teams adapter's `tx.conversations`). Nothing here commits: the
+Store does."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from store.alerts import SqlAlerts
 from store.conversations import SqlConversations
 from store.evidence import SqlEvidence
+from store.governance import GovernanceRepository
 from store.jobs import SqlJobs
 from store.ownership import SqlOwnership
 from store.steps import SqlSteps
@@ -27,6 +29,7 @@ class SqlTransaction:
         self.ownership = SqlOwnership(session)
         self.jobs = SqlJobs(session)
         self.conversations = SqlConversations(session)
+        self.governance = GovernanceRepository(session)
 
     async def flush(self) -> None:
         """Write what the repositories keep in memory (the audit chain's tip) before commit."""

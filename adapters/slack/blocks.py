@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from adapters.slack.translate import BUTTONS_BLOCK, PICK_BLOCK
-from bot.cards import Button, Card, Inline, Line, Mention
+from adapters.slack.translate import BUTTONS_BLOCK, PICK_BLOCK, TEXT_BLOCK
+from bot.cards import Button, Card, Inline, Line, Mention, TextField
 
 _TONE_EMOJI = {"alert": ":rotating_light: ", "warning": ":warning: ", "ok": ":white_check_mark: "}
 _SECTION_LIMIT = 3000
@@ -84,6 +84,24 @@ def _action_blocks(buttons: tuple[Button, ...]) -> list[dict[str, Any]]:
     return blocks
 
 
+def _text_block(field: TextField) -> dict[str, Any]:
+    """A message input block: its value comes back in `state.values` with any button click."""
+    element: dict[str, Any] = {
+        "type": "plain_text_input",
+        "action_id": TEXT_BLOCK,
+        "max_length": field.max_length,
+    }
+    if field.placeholder:
+        element["placeholder"] = _plain_text(field.placeholder, 150)
+    return {
+        "type": "input",
+        "block_id": TEXT_BLOCK,
+        "optional": True,
+        "label": _plain_text(field.label, 2000),
+        "element": element,
+    }
+
+
 def card_blocks(card: Card) -> list[dict[str, Any]]:
     """A neutral card as Block Kit: title, lines (mentions as `<@U…>`), fields, a link to the
     alert, and buttons with the card's stable action ids (a user picker for hand-offs)."""
@@ -122,6 +140,8 @@ def card_blocks(card: Card) -> list[dict[str, Any]]:
                 ],
             }
         )
+    if card.text_field is not None:
+        blocks.append(_text_block(card.text_field))
     blocks.extend(_action_blocks(card.buttons))
     return blocks
 

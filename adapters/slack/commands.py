@@ -1,12 +1,12 @@
-"""Which command a Slack slash command names: `/who-owns`, `/stop`, `/resume`, and the
-umbrella `/accountability <word> [args]` (`/accountability console`) that reaches every
-command by its word."""
+"""Which command a Slack slash command names: `/who-owns`, `/who-decides`, `/stop`, `/resume`,
+and the umbrella `/accountability <word> [args]` (`/accountability console`) that reaches
+every command by its word."""
 
 from __future__ import annotations
 
 from bot.events import Command
 
-COMMANDS: tuple[Command, ...] = ("who-owns", "stop", "resume", "help")
+COMMANDS: tuple[Command, ...] = ("who-owns", "who-decides", "stop", "resume", "help")
 UMBRELLA = "accountability"
 _WORDS: tuple[Command, ...] = (*COMMANDS, "console")
 

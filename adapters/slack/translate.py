@@ -17,7 +17,7 @@ from adapters.slack.mrkdwn import plain
 from bot.domain import MessageRef, UserRef
 from bot.events import AlertSeen, ButtonClicked, CommandGiven
 from bot.matching import status_of
-from bot.text import TEXT_CAP
+from bot.text import TEXT_CAP, clean
 
 PLATFORM = "slack"
 
@@ -26,6 +26,8 @@ PLATFORM = "slack"
 ACTION_PATTERN = re.compile(r"^[a-z][a-z0-9_]*\.[a-z0-9_]+(?:#\d+)?$")
 PICK_BLOCK = "pick|"  # block_id prefix carrying the value of a user picker (users_select has none)
 BUTTONS_BLOCK = "actions"
+TEXT_BLOCK = "text_field"  # block_id and action_id of a card's one-line text box
+TEXT_CAP_CLICK = 1_000  # what a click carries back from the text box (the core caps further)
 
 
 # Message subtypes that are someone posting; everything else (joins, topic changes, deletions)
@@ -296,8 +298,16 @@ def click_from_payload(body: Mapping[str, Any]) -> tuple[ButtonClicked, ClickCon
         value=value,
         message=ref,
         target=target,
+        text=typed_text(body),
     )
     return click, ClickContext(user, channel, thread, _str(body.get("response_url")), ephemeral)
+
+
+def typed_text(body: Mapping[str, Any]) -> str:
+    """What the clicker typed in the card's text box (`state.values`), capped; "" for none."""
+    values = _dict(_dict(body.get("state")).get("values"))
+    typed = _str(_dict(_dict(values.get(TEXT_BLOCK)).get(TEXT_BLOCK)).get("value"))
+    return clean(typed, cap=TEXT_CAP_CLICK) if typed else ""
 
 
 def command_from_payload(body: Mapping[str, Any]) -> CommandGiven | None:
@@ -359,7 +369,7 @@ def check_payload(body: Mapping[str, Any]) -> str | None:
             or not all(isinstance(a, dict) and isinstance(a.get("action_id"), str) for a in actions)
         ):
             return "block_actions without actions"
-        for key in ("container", "channel", "message"):
+        for key in ("container", "channel", "message", "state"):
             if key in body and not isinstance(body[key], dict):
                 return f"{key} is not an object"
         return None

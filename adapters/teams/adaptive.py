@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.teams.translate import TARGET_INPUT
+from adapters.teams.translate import TARGET_INPUT, TEXT_INPUT
 from bot.cards import Button, Card, Mention
 
 ADAPTIVE = "application/vnd.microsoft.card.adaptive"
@@ -94,6 +94,17 @@ def adaptive_card(card: Card) -> dict[str, Any]:
     if card.fields:
         body.append(
             {"type": "FactSet", "facts": [{"title": k, "value": v} for k, v in card.fields]}
+        )
+    if card.text_field is not None:
+        body.append(
+            {
+                "type": "Input.Text",
+                "id": TEXT_INPUT,
+                "label": card.text_field.label,
+                "placeholder": card.text_field.placeholder,
+                "maxLength": card.text_field.max_length,
+                "isMultiline": False,
+            }
         )
     actions = [_action(b) for b in card.buttons]
     if card.link:

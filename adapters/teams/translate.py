@@ -19,9 +19,14 @@ from bot.text import html_to_text as plain_lines
 PLATFORM = "teams"
 CARD_ACTION = "adaptiveCard/action"
 TARGET_INPUT = "target"
+TEXT_INPUT = "text_field"  # the id of a card's one-line text box (merged into the click's data)
+TEXT_CAP_CLICK = 1_000
 
 _COMMANDS: dict[str, Command] = {
     "who-owns": "who-owns",
+    "who-decides": "who-decides",
+    "whodecides": "who-decides",
+    "who_decides": "who-decides",
     "whoowns": "who-owns",
     "who_owns": "who-owns",
     "owner": "who-owns",
@@ -305,8 +310,9 @@ def parse_command(text: str) -> tuple[Command, str] | None:
         return ("help", "")
     first = words[0].lower().lstrip("/")
     rest = words[1].strip() if len(words) > 1 else ""
-    if first == "who" and rest.lower().startswith("owns"):
-        first, rest = "who-owns", rest[4:].strip()
+    if first == "who" and rest.lower().startswith(("owns", "decides")):
+        word = "owns" if rest.lower().startswith("owns") else "decides"
+        first, rest = f"who-{word}", rest[len(word) :].strip()
     command = _COMMANDS.get(first)
     if command is None or command not in get_args(Command):
         return None
@@ -361,6 +367,7 @@ def to_click(inbound: Inbound) -> ButtonClicked | None:
     if not isinstance(value, str | int):
         raise BadActivity("`data.value` must be a string")
     target = data.get(TARGET_INPUT)
+    typed = data.get(TEXT_INPUT)
     message = (
         MessageRef(PLATFORM, inbound.channel, inbound.reply_to_id, inbound.thread)
         if inbound.reply_to_id
@@ -372,4 +379,5 @@ def to_click(inbound: Inbound) -> ButtonClicked | None:
         value=str(value),
         message=message,
         target=UserRef(PLATFORM, target) if isinstance(target, str) and target else None,
+        text=clean_text(typed, cap=TEXT_CAP_CLICK) if isinstance(typed, str) else "",
     )

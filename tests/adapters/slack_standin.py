@@ -633,6 +633,7 @@ async def slack_env(
         slack_api_url=standin.api_url,
         escalation_tick="1h",  # type: ignore[arg-type]  # tests tick by hand
         stale_scan_cron="0 3 1 1 *",  # far from the test clock: no catch-up scan at start
+        governance_cron="0 3 1 1 *",
     )
     clock = ManualClock()
     runtime = await build_runtime(settings, clock=clock)

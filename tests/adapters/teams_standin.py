@@ -627,6 +627,7 @@ async def running_bot(
         alert_ingest_token=None,
         escalation_tick="1h",  # tests call service.tick() themselves
         stale_scan_cron="0 3 1 1 *",  # far from the ManualClock's start: no catch-up scan
+        governance_cron="0 3 1 1 *",
     )
     clock = ManualClock()
     runtime = await build_runtime(settings, clock=clock)
