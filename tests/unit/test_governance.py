@@ -213,7 +213,9 @@ async def test_an_undecided_digest_goes_up_once_after_its_time_box(
 async def test_who_decides_answers_from_the_registry_and_who_owns_shows_it(
     service: AccountabilityService,
 ) -> None:
-    reply = await service.command(CommandGiven(user=ALICE, command="who-decides", args="billing-router"))
+    reply = await service.command(
+        CommandGiven(user=ALICE, command="who-decides", args="billing-router")
+    )
     text = reply.card.plain_text()
     assert reply.card.title == "Who decides on billing-router"
     assert "Weekly decision: Carol Diaz (steward); after 24 h without a decision: Dana Wu." in text
