@@ -91,7 +91,9 @@ async def decide_click(context: Context, event: ButtonClicked) -> Reply | None:
         decided = await tx.governance.decide(
             system=system.id, decision=decision, by=person, at=now, reason=reason
         )
-        if decided is not None:
+        if decided is None:  # decided meanwhile (another click, another replica)
+            latest = await tx.governance.latest_digest(system=system.id)
+        else:
             await tx.evidence.append(
                 at=now,
                 actor=person,

@@ -530,8 +530,10 @@ class SlackEnv:
         channel: str = ALERTS,
         message: dict[str, Any] | None = None,
         ephemeral: bool = False,
+        state: dict[str, Any] | None = None,
     ) -> tuple[Answer, str]:
-        """Click a button (or pick a user) on a message; returns answer and response_url."""
+        """Click a button (or pick a user) on a message; returns answer and response_url.
+        `state` is the message's input values as Slack sends them (`state.values`)."""
         response_url = self.standin.response_url()
         action: dict[str, Any] = {"action_id": action_id, "block_id": block_id}
         if selected_user is not None:
@@ -551,6 +553,8 @@ class SlackEnv:
             "response_url": response_url,
             "actions": [action],
         }
+        if state is not None:
+            payload["state"] = {"values": state}
         if ephemeral or message is None:
             payload["container"] = {
                 "type": "message",
