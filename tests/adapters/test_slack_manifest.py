@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from adapters.slack.app import EVENTS_PATH
+from adapters.slack.commands import COMMANDS
 
 MANIFESTS = Path(__file__).resolve().parents[2] / "manifest"
 
@@ -38,7 +39,8 @@ def test_manifest_asks_for_what_the_bot_uses(name: str) -> None:
     events = set(manifest["settings"]["event_subscriptions"]["bot_events"])
     assert {"message.channels", "message.groups"} <= events
     commands = {c["command"] for c in manifest["features"]["slash_commands"]}
-    assert commands == {"/who-owns", "/stop", "/resume", "/accountability"}
+    # every command the bot knows by its own slash command, and the umbrella
+    assert commands == {f"/{c}" for c in COMMANDS if c != "help"} | {"/accountability"}
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert len(manifest["display_information"]["description"]) <= 140
     assert manifest["features"]["bot_user"]["display_name"]
