@@ -34,8 +34,8 @@ def digests(chats: list[InMemoryPlatform]) -> Counter[str]:
 
 async def test_three_replicas_send_one_digest_escalate_once_and_decide_once(
     registry: Registry,
-    schema: str,
-    tmp_path: Path,  # noqa: F811
+    schema: str,  # noqa: F811  (the fixture imported above)
+    tmp_path: Path,
 ) -> None:
     clock = ManualClock()
     stores = [engine_on(schema) for _ in range(3)]
