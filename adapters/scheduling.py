@@ -218,11 +218,12 @@ class Jobs:
         log.info("governance digests: " + report.summary(), extra={"period": period})
 
     async def decision_timebox(self) -> None:
-        """Hand undecided digests past their time box to the higher authority."""
+        """Retry undelivered digests; hand undecided ones past their time box up."""
         await self._track(self._decision_timebox)
 
     async def _decision_timebox(self) -> None:
         try:
+            await self.runtime.service.retry_digests()
             done = await self.runtime.service.decision_timebox()
         except Exception:
             log.exception("decision time box failed; it is retried next minute")

@@ -29,6 +29,7 @@ from bot.scorecard import DigestRecord, Scorecard, SystemInfo, Thresholds, score
 log = logging.getLogger(__name__)
 
 JOB = "governance-digest"
+SENDING = "sending"  # a digest's delivery state while one worker sends it (its lease)
 PERIOD = timedelta(days=7)
 REASON = TextField(
     label="Reason (optional, one line)",
@@ -177,7 +178,7 @@ async def run(context: Context, *, period: str, dry_run: bool = False) -> Digest
                 system
                 for system in digest.systems
                 if await tx.governance.add_digest(
-                    system=system, period=period, steward=digest.steward, at=now
+                    system=system, period=period, steward=digest.steward, at=now, platform=SENDING
                 )
                 is not None
             ]
@@ -188,30 +189,11 @@ async def run(context: Context, *, period: str, dry_run: bool = False) -> Digest
             card = digest_card(context, digest.steward, mine)
             digest = StewardDigest(digest.steward, tuple(fresh), card, mine)
         report.digests.append(digest)
-        platform = await context.people.deliver(
-            person=digest.steward,
-            card=digest.card,
-            prefer=platforms_for(context, _views(context, digest.systems)),
-        )
+        platform = await _send(context, digest, period=period, record_failure=True)
         if platform is None:
             report.undelivered.append(digest.steward)
         else:
             report.delivered[digest.steward] = platform
-        await context.record(
-            at=context.clock.now(),
-            actor=BOT,
-            action="governance.digest_sent" if platform else "governance.digest_undelivered",
-            system=None,
-            alert_id=None,
-            detail={
-                "to": digest.steward,
-                "period": period,
-                "systems": list(digest.systems),
-                "platform": platform,
-            },
-        )
-        if platform is None:
-            log.warning("steward digest undelivered", extra={"steward": digest.steward})
     async with context.store.transaction() as tx:
         await tx.jobs.finish_run(
             job=JOB, period=period, at=context.clock.now(), summary=report.summary()
@@ -221,6 +203,74 @@ async def run(context: Context, *, period: str, dry_run: bool = False) -> Digest
 
 def _views(context: Context, ids: Sequence[str]) -> list[SystemView]:
     return [s for i in ids if (s := context.registry.system(i)) is not None]
+
+
+async def _send(
+    context: Context, digest: StewardDigest, *, period: str, record_failure: bool
+) -> str | None:
+    """Deliver a digest whose rows this worker holds (`SENDING`), then record where it went;
+    undelivered, the rows go back to be retried (`retry_unsent`) until the time box."""
+    platform = await context.people.deliver(
+        person=digest.steward,
+        card=digest.card,
+        prefer=platforms_for(context, _views(context, digest.systems)),
+    )
+    async with context.store.transaction() as tx:
+        await tx.governance.mark_digests(
+            systems=digest.systems, period=period, platform=platform, was=SENDING
+        )
+        if platform is not None or record_failure:
+            await tx.evidence.append(
+                at=context.clock.now(),
+                actor=BOT,
+                action="governance.digest_sent" if platform else "governance.digest_undelivered",
+                system=None,
+                alert_id=None,
+                detail={
+                    "to": digest.steward,
+                    "period": period,
+                    "systems": list(digest.systems),
+                    "platform": platform,
+                },
+            )
+    if platform is None:
+        log.warning("steward digest undelivered; retried", extra={"steward": digest.steward})
+    return platform
+
+
+async def retry_unsent(context: Context) -> list[StewardDigest]:
+    """Send again the digests a passing platform failure left undelivered (until they are
+    decided or escalated), each held by one worker at a time; those delivered now."""
+    now = context.clock.now()
+    async with context.store.transaction() as tx:
+        unsent = await tx.governance.unsent_digests()
+    grouped: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for system, period, steward in unsent:
+        grouped[(steward, period)].append(system)
+    delivered: list[StewardDigest] = []
+    for (steward, period), systems in grouped.items():
+        async with context.store.transaction() as tx:
+            held = await tx.governance.mark_digests(
+                systems=systems, period=period, platform=SENDING, was=None
+            )
+        views = _views(context, held)
+        if len(views) < len(held):  # removed from the registry: nothing left to send
+            async with context.store.transaction() as tx:
+                await tx.governance.mark_digests(
+                    systems=[s for s in held if s not in {v.id for v in views}],
+                    period=period,
+                    platform="removed",
+                    was=SENDING,
+                )
+        if not views:
+            continue
+        cards = await scorecards_at(context, systems=views, now=now)
+        digest = StewardDigest(
+            steward, tuple(v.id for v in views), digest_card(context, steward, cards), tuple(cards)
+        )
+        if await _send(context, digest, period=period, record_failure=False):
+            delivered.append(digest)
+    return delivered
 
 
 # ---- the time box ---------------------------------------------------------------------------

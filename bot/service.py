@@ -187,6 +187,10 @@ class AccountabilityService:
         """The stewards' weekly digests for `period` (once across replicas)."""
         return await cadence.run(self.context, period=period, dry_run=dry_run)
 
+    async def retry_digests(self) -> list[cadence.StewardDigest]:
+        """Send again the digests a platform failure left undelivered; those delivered."""
+        return await cadence.retry_unsent(self.context)
+
     async def decision_timebox(self) -> list[cadence.Escalated]:
         """Hand digests undecided past their time box to the higher authority, once."""
         return await cadence.escalate_undecided(self.context)

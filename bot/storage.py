@@ -333,6 +333,16 @@ class Governance(Protocol):
         """Note an undecided digest went to the higher authority; False if already done."""
         ...
 
+    async def unsent_digests(self) -> list[tuple[str, str, str]]:
+        """(system, period, steward) of undecided digests still to be delivered."""
+        ...
+
+    async def mark_digests(
+        self, *, systems: Collection[str], period: str, platform: str | None, was: str | None
+    ) -> list[str]:
+        """Move digests' delivery state from `was` to `platform`; the systems moved."""
+        ...
+
 
 class Transaction(Protocol):
     """One transaction: a repository per aggregate."""

@@ -264,3 +264,29 @@ class GovernanceRepository(SessionRepository):
             .values(escalated_at=at, escalated_to=to)
         )
         return bool(changed(result))
+
+    # ---- delivery of digests: "sending" is the lease, NULL is "to be retried" ------------------
+
+    async def unsent_digests(self) -> list[tuple[str, str, str]]:
+        """(system, period, steward) of digests not delivered yet, still undecided and not
+        escalated: what a passing platform failure left to retry."""
+        rows = await self.session.execute(
+            select(G.system, G.period, G.steward)
+            .where(G.platform.is_(None), G.decision.is_(None), G.escalated_at.is_(None))
+            .order_by(G.id)
+        )
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    async def mark_digests(
+        self, *, systems: Collection[str], period: str, platform: str | None, was: str | None
+    ) -> list[str]:
+        """Move the digests of `systems` for `period` from delivery state `was` to `platform`
+        (None: to be retried); the systems moved (a conditional update: one mover wins)."""
+        state = G.platform.is_(None) if was is None else G.platform == was
+        result = await self.session.execute(
+            update(DIGEST)
+            .where(G.system.in_(list(systems)), G.period == period, state)
+            .values(platform=platform)
+            .returning(G.system)
+        )
+        return [r[0] for r in result]

@@ -81,3 +81,28 @@ async def test_three_replicas_send_one_digest_escalate_once_and_decide_once(
     finally:
         for store in stores:
             await store.close()
+
+
+async def test_an_undelivered_digest_is_retried_by_one_replica(
+    registry: Registry,
+    schema: str,  # noqa: F811  (the fixture imported above)
+    tmp_path: Path,
+) -> None:
+    clock = ManualClock()
+    stores = [engine_on(schema) for _ in range(3)]
+    replicas = [replica(registry, s, clock, f"worker-{n}", tmp_path) for n, s in enumerate(stores)]
+    chats = [c for _, c in replicas]
+    try:
+        for chat in chats:
+            chat.users["U0CAROL03"].reachable = False
+        reports = await asyncio.gather(*(s.governance(period=PERIOD) for s, _ in replicas))
+        assert [r.undelivered for r in reports if r.ran] == [["carol"]]
+        for chat in chats:
+            chat.users["U0CAROL03"].reachable = True
+        clock.advance(timedelta(minutes=1))
+        retried = await asyncio.gather(*(s.retry_digests() for s, _ in replicas))
+        assert sum(len(r) for r in retried) == 1
+        assert digests(chats) == Counter({"U0CAROL03": 1})
+    finally:
+        for store in stores:
+            await store.close()

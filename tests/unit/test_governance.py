@@ -244,3 +244,40 @@ async def test_who_decides_answers_from_the_registry_and_who_owns_shows_it(
     assert "Undecided categories (nobody named): policy_exception, rollout_gate." in (
         owns.plain_text()
     )
+
+
+async def test_a_digest_a_platform_failure_left_undelivered_is_sent_later_once(
+    service: AccountabilityService, slack: InMemoryPlatform, store: SqlStore, clock: ManualClock
+) -> None:
+    slack.users[CAROL.id].reachable = False
+    report = await service.governance(period=PERIOD)
+    assert report.undelivered == ["carol"] and digest_of(slack, CAROL) == []
+    (failed,) = await entries(store, "governance.digest_undelivered")
+    assert failed["systems"] == ["billing-router", "support-drafter"]
+
+    clock.advance(timedelta(minutes=1))
+    assert await service.retry_digests() == []  # still unreachable: tried, kept for later
+    assert len(await entries(store, "governance.digest_undelivered")) == 1
+
+    slack.users[CAROL.id].reachable = True
+    clock.advance(timedelta(minutes=1))
+    (sent,) = await service.retry_digests()
+    assert sent.steward == "carol" and sent.systems == ("billing-router", "support-drafter")
+    (card,) = digest_of(slack, CAROL)
+    assert len(card.buttons) == 8 and card.text_field is not None
+    assert await service.retry_digests() == []
+    assert len(digest_of(slack, CAROL)) == 1
+    (entry,) = await entries(store, "governance.digest_sent")
+    assert entry["platform"] == "slack"
+
+
+async def test_an_undelivered_digest_stops_being_retried_once_escalated(
+    service: AccountabilityService, slack: InMemoryPlatform, clock: ManualClock
+) -> None:
+    slack.users[CAROL.id].reachable = False
+    await service.governance(period=PERIOD)
+    clock.advance(timedelta(hours=48))
+    assert len(await service.decision_timebox()) == 2  # dana decides in carol's place
+    slack.users[CAROL.id].reachable = True
+    assert await service.retry_digests() == []
+    assert digest_of(slack, CAROL) == []
