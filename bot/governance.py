@@ -24,7 +24,7 @@ from bot.context import Context
 from bot.domain import BOT
 from bot.registry import Registry, SystemView
 from bot.roles import stale_roles
-from bot.scorecard import DigestRecord, Scorecard, SystemInfo, Thresholds, scorecards
+from bot.scorecard import DigestRecord, Scorecard, scorecards, system_info
 
 log = logging.getLogger(__name__)
 
@@ -36,26 +36,6 @@ REASON = TextField(
     placeholder="Why: goes on the record with your decision",
     max_length=200,
 )
-
-
-def system_info(system: SystemView) -> SystemInfo:
-    """What the scorecard needs to know about a registry system."""
-    rw = system.governance.review_when
-    return SystemInfo(
-        id=system.id,
-        name=system.name,
-        steward=system.steward,
-        channels=frozenset(f"{c.platform}:{c.id}" for c in system.channels),
-        thresholds=Thresholds(
-            exception_rate=rw.exception_rate,
-            ack_p50=rw.ack_p50,
-            ack_p90=rw.ack_p90,
-            operator_ack_rate=rw.operator_ack_rate,
-            rework=rw.rework,
-            still_open=rw.still_open,
-        ),
-        decision_timebox=system.governance.decision_timebox,
-    )
 
 
 async def scorecards_at(
