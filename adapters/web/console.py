@@ -1,9 +1,7 @@
 """The console's pages: systems, one system, open alerts, evidence, the registry check and the
 published escalation map. Chat is where people act; these pages are where they look.
-
 `Console.routes()` is a route table the composition root adds to the one aiohttp application,
-so the console answers on the same port as the platforms.
-"""
+so the console answers on the same port as the platforms."""
 
 from __future__ import annotations
 
