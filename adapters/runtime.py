@@ -21,6 +21,8 @@ from adapters.settings import Settings
 from adapters.slack.platform import SlackPlatform
 from adapters.teams.auth import TeamsConnection, connect
 from bot.events import AlertSeen
+from adapters.web.sandbox import wiring as sandbox_wiring
+from adapters.web.sandbox.core import Sandbox
 from bot.ports import ChatPlatform, Clock
 from bot.registry import Registry, load_registry
 from bot.service import AccountabilityService
@@ -55,6 +57,7 @@ class Runtime:
     # Per delivery kind, how the inbox worker reads a recorded delivery back as alerts; each
     # platform's `mount` registers its own.
     decoders: dict[str, Callable[[Delivery], Sequence[AlertSeen]]] = field(default_factory=dict)
+    sandbox: Sandbox | None = None  # the browser sandbox, on loopback only (adapters/web/sandbox)
 
     @property
     def registry(self) -> Registry:
@@ -99,7 +102,11 @@ async def build_runtime(
     registry_path = Path(settings.ownership_file).absolute()
     registry = registry or load_registry(registry_path)
     store = await open_store(settings.database_url, run_migrations=run_migrations)
-    clock = clock or SystemClock()
+    # The sandbox, when on, moves the service's clock and makes every stop action harmless.
+    sandbox = sandbox_wiring.parts(
+        settings, registry=lambda: service.registry, workdir=registry_path.parent, clock=clock
+    )
+    clock = sandbox.clock if sandbox else clock or SystemClock()
     metrics = Metrics()
     slack = _slack(settings, metrics)
     teams = _teams(settings, store, clock, metrics)
@@ -108,12 +115,14 @@ async def build_runtime(
         platforms[slack.name] = slack
     platforms[teams.platform.name] = teams.platform
     signins = SignIns(store.engine)
+    if sandbox is not None:
+        platforms[sandbox.platform.name] = sandbox.platform
     service = AccountabilityService(
         registry=registry,
         store=store,
         platforms=platforms,
         clock=clock,
-        stop_runner=ActionRunner(workdir=registry_path.parent),
+        stop_runner=sandbox.actions if sandbox else ActionRunner(workdir=registry_path.parent),
         observer=metrics,
         lease=LEASE,
         sign_in_links=signins,
@@ -141,4 +150,5 @@ async def build_runtime(
         teams=teams,
         signins=signins,
         inbox=inbox,
+        sandbox=sandbox.assemble(service) if sandbox else None,
     )

@@ -17,6 +17,7 @@ from adapters.settings import Settings
 from adapters.slack import app as slack_app
 from adapters.teams import bot as teams_bot
 from adapters.web import console as web_console
+from adapters.web.sandbox import pages as sandbox_pages
 from bot.registry import Registry
 from store.lock import lock_database
 
@@ -61,6 +62,8 @@ def build_app(runtime: Runtime) -> web.Application:
     reload.mount(app, runtime)
     web_console.mount(app, runtime)
     inbox_worker.mount(app, runtime)
+    if runtime.sandbox is not None:
+        sandbox_pages.mount(app, runtime.sandbox)
 
     async def finish_background(_: web.Application) -> None:
         await runtime.background.close(grace=10)
@@ -94,6 +97,10 @@ async def _serve(settings: Settings, registry: Registry | None) -> None:
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
     log.info("listening", extra={"port": settings.port})
+    if runtime.sandbox is not None:
+        address = f"http://localhost:{settings.port}{sandbox_pages.PREFIX}/"
+        log.info("browser sandbox", extra={"address": address})
+        print(f"Sandbox: open {address} to try the bot in your browser", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

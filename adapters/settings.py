@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     governance_cron: str = "0 8 * * mon"
     tz: str = "UTC"
     log_level: str = "INFO"
+    # The browser sandbox: None (unset) means on exactly when no chat platform is configured.
+    sandbox: Annotated[bool | None, BeforeValidator(lambda v: None if v == "" else v)] = None
     # Where people reach the bot (links in direct messages); http://localhost:$PORT when unset.
     public_url: str | None = None
     # How long a console sign-in lasts in a browser.

@@ -21,7 +21,6 @@ from adapters.web.sandbox.actions import SandboxActions
 from adapters.web.sandbox.clock import SandboxClock
 from adapters.web.sandbox.core import Sandbox
 from adapters.web.sandbox.platform import WebPlatform
-from bot import stale
 from bot.registry import load_registry
 from bot.service import AccountabilityService
 from tests.conftest import EXAMPLE, sqlite_store
@@ -58,12 +57,7 @@ async def serve_sandbox(tmp_path: Path, *, host: str = "127.0.0.1") -> AsyncIter
         stop_runner=actions,
     )
     holder["service"] = service
-
-    async def scan() -> str:
-        report = await stale.scan(service, period=f"sandbox {clock.now().isoformat()}")
-        return "Stale-ownership scan: " + report.summary()
-
-    sandbox = Sandbox(core=service, platform=platform, clock=clock, actions=actions, scan=scan)
+    sandbox = Sandbox(core=service, platform=platform, clock=clock, actions=actions)
     app = web.Application()
     pages.mount(app, sandbox)
     server = TestServer(app, host=host)

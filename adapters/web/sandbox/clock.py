@@ -6,19 +6,22 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from bot.ports import Clock
+
 MAX_OFFSET = timedelta(days=3650)  # far enough for any review period; dates stay printable
 
 
 class SandboxClock:
-    """Wall-clock UTC moved forward by `offset`. It never goes back: stored times stay in
-    order, as they do in production."""
+    """Another clock (wall-clock UTC by default) moved forward by `offset`. It never goes
+    back: stored times stay in order, as they do in production."""
 
-    def __init__(self) -> None:
+    def __init__(self, base: Clock | None = None) -> None:
+        self.base = base
         self.offset = timedelta(0)
 
     def now(self) -> datetime:
-        """Real time plus the offset."""
-        return datetime.now(UTC) + self.offset
+        """The base clock's time plus the offset."""
+        return (self.base.now() if self.base else datetime.now(UTC)) + self.offset
 
     def advance(self, delta: timedelta) -> datetime:
         """Move time forward by `delta` (refused when negative or past ten years)."""

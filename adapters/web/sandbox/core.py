@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import typing
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Protocol
@@ -28,6 +27,14 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CHANNEL = "alerts"
 MAX_SAID = 4000
+
+
+class Summarized(Protocol):
+    """A report that says in one line what happened (bot.stale.ScanReport)."""
+
+    def summary(self) -> str:
+        """One line."""
+        ...
 
 
 class Core(Protocol):
@@ -58,17 +65,19 @@ class Core(Protocol):
         """Send escalation steps that are due."""
         ...
 
+    async def stale_scan(self, *, period: str, dry_run: bool = False) -> Summarized:
+        """Run the stale-ownership scan for `period` (once)."""
+        ...
+
 
 @dataclass
 class Sandbox:
-    """The sandbox's parts: the core it drives, its platform, clock and stop actions.
-    `scan` runs the stale-ownership scan now (None: not wired)."""
+    """The sandbox's parts: the core it drives, its platform, clock and stop actions."""
 
     core: Core
     platform: WebPlatform
     clock: SandboxClock
     actions: SandboxActions
-    scan: Callable[[], Awaitable[str]] | None = None
 
     @property
     def registry(self) -> Registry:
@@ -265,3 +274,11 @@ class Sandbox:
         if self.scan is None:
             return "The stale-ownership scan is not available here."
         return await self.scan()
+        """Run the stale-ownership scan now (a period of its own, so every click runs it)."""
+        try:
+            report = await self.core.stale_scan(period=f"sandbox {self.clock.now().isoformat()}")
+        except Exception:
+            log.exception("sandbox stale-ownership scan failed")
+            return "The stale-ownership scan failed (see the log)."
+        return "Stale-ownership scan: " + report.summary()
+

@@ -90,8 +90,16 @@ def build(sandbox: Sandbox) -> web.Application:
 
 
 def mount(app: web.Application, sandbox: Sandbox) -> None:
-    """Serve the sandbox under /sandbox/ of `app`."""
+    """Serve the sandbox under /sandbox/ of `app`; `/` leads there unless another page
+    (the console) already answers it."""
     app.add_subapp(PREFIX, build(sandbox))
+    if not any(r.canonical == "/" for r in app.router.resources()):
+        app.router.add_get("/", to_sandbox)
+
+
+async def to_sandbox(request: web.Request) -> web.StreamResponse:
+    """`GET /`: the sandbox."""
+    raise web.HTTPFound(PREFIX + "/")
 
 
 # ---- helpers ----------------------------------------------------------------------------------
