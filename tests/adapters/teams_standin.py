@@ -628,6 +628,7 @@ async def running_bot(
         escalation_tick="1h",  # tests call service.tick() themselves
         stale_scan_cron="0 3 1 1 *",  # far from the ManualClock's start: no catch-up scan
         governance_cron="0 3 1 1 *",
+        sandbox=False,  # real stop actions, even in the emulator set-up without an app id
     )
     clock = ManualClock()
     runtime = await build_runtime(settings, clock=clock)
