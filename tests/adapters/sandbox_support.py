@@ -1,6 +1,5 @@
-"""A sandbox served on loopback over a real store, for the HTTP and browser tests. Wired the
-way the composition root wires it: the web platform, the sandbox clock and the harmless stop
-actions given to the real service."""
+"""The sandbox served on loopback by the real composition root and routes, over a SQLite file,
+for the HTTP and browser tests."""
 
 from __future__ import annotations
 
@@ -16,14 +15,12 @@ from pathlib import Path
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from adapters.web.sandbox import pages
-from adapters.web.sandbox.actions import SandboxActions
-from adapters.web.sandbox.clock import SandboxClock
+from adapters.runtime import build_runtime
+from adapters.server import build_app
+from adapters.settings import Settings
 from adapters.web.sandbox.core import Sandbox
-from adapters.web.sandbox.platform import WebPlatform
-from bot.registry import load_registry
 from bot.service import AccountabilityService
-from tests.conftest import EXAMPLE, sqlite_store
+from tests.conftest import EXAMPLE
 
 
 @dataclass
@@ -42,33 +39,28 @@ class Running:
 
 @asynccontextmanager
 async def serve_sandbox(tmp_path: Path, *, host: str = "127.0.0.1") -> AsyncIterator[Running]:
-    """Serve the example registry's sandbox on an OS-assigned loopback port."""
-    registry = load_registry(EXAMPLE)
-    store = await sqlite_store(tmp_path / "sandbox.db")
-    clock = SandboxClock()
-    holder: dict[str, AccountabilityService] = {}
-    platform = WebPlatform(people=lambda: holder["service"].registry.people, clock=clock)
-    actions = SandboxActions(workdir=EXAMPLE.parent, clock=clock, environ={"PATH": "/usr/bin"})
-    service = AccountabilityService(
-        registry=registry,
-        store=store,
-        platforms={platform.name: platform},
-        clock=clock,
-        stop_runner=actions,
+    """`serve` on the example registry with no chat platform (so the sandbox is on), on an
+    OS-assigned loopback port: the composition root and the routes production uses."""
+    settings = Settings(
+        ownership_file=str(EXAMPLE),
+        database_url=f"sqlite:///{tmp_path / 'sandbox.db'}",
+        slack_bot_token=None,
+        slack_app_token=None,
+        teams_app_id=None,
+        teams_app_password=None,
+        sandbox=None,
+        escalation_tick="1h",  # the page's clock control runs the tick itself
+        stale_scan_cron="0 3 1 1 *",
     )
-    holder["service"] = service
-    sandbox = Sandbox(core=service, platform=platform, clock=clock, actions=actions)
-    app = web.Application()
-    pages.mount(app, sandbox)
-    server = TestServer(app, host=host)
-    client = TestClient(server)
+    runtime = await build_runtime(settings)
+    assert runtime.sandbox is not None
+    client = TestClient(TestServer(build_app(runtime), host=host))
     await client.start_server()
-    actions.receiver_base = str(client.make_url("")).rstrip("/")
+    runtime.sandbox.actions.receiver_base = str(client.make_url("")).rstrip("/")
     try:
-        yield Running(client, sandbox, service)
+        yield Running(client, runtime.sandbox, runtime.service)
     finally:
         await client.close()
-        await store.close()
 
 
 def card_buttons(html: str) -> list[tuple[str, str, str]]:

@@ -108,13 +108,15 @@ async def test_command_stop_is_echoed_not_run(tmp_path: Path) -> None:
 
 async def test_who_owns_and_unknown_commands(tmp_path: Path) -> None:
     async with serve_sandbox(tmp_path) as run:
-        for text in ("/who-owns billing-router", "/who-owns billing-ruoter", "/nope", "/"):
+        for text in ("/who-owns billing-router", "/who-owns billing-ruoter", "/nope", "/",
+                     "/who-owns"):
             answer = await post(run, "/sandbox/say", {"conversation": "C0ALERTS1",
                                                       "text": text}, person="bob")
             assert answer.status == 303
         html = await page(run, person="bob")
         assert "Alice Ng" in html and "Did you mean: billing-router" in html
         assert "No command /nope" in html
+        assert "Systems of this channel" in html and "support-drafter: operator Bob Ruiz" in html
 
 
 async def test_unowned_alert_goes_to_the_channel_fallback(tmp_path: Path) -> None:

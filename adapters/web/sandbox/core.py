@@ -94,6 +94,14 @@ class Sandbox:
                 found.append(channel.id)
         return found or [DEFAULT_CHANNEL]
 
+    def platforms_of(self) -> dict[str, str]:
+        """Channel id -> the platform the registry lists it on (shown beside its name)."""
+        found: dict[str, str] = {}
+        for channel in sorted(self.registry.watched(), key=str):
+            if channel.platform != PLATFORM:
+                found.setdefault(channel.id, channel.platform)
+        return found
+
     def person(self, wanted: str | None) -> str:
         """The person the pages act as: `wanted` when the registry has them, else the first
         system's operator (who alerts are claimed for)."""

@@ -8,6 +8,7 @@ registry person: that is the point of a sandbox, and why it never leaves the mac
 from __future__ import annotations
 
 import ipaddress
+import typing
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -19,6 +20,7 @@ from adapters.web.sandbox.actions import RECEIVER_PATH
 from adapters.web.sandbox.core import Sandbox
 from adapters.web.sandbox.platform import direct_conversation
 from adapters.web.sandbox.view import page, static
+from bot.events import Command
 from bot.registry import parse_duration
 
 PREFIX = "/sandbox"
@@ -144,6 +146,8 @@ def _context(request: web.Request, **extra: object) -> dict[str, Any]:
         "people": people,
         "systems": sandbox.registry.systems,
         "channels": sandbox.channels(),
+        "listed_on": sandbox.platforms_of(),
+        "commands": typing.get_args(Command),
         "dm_counts": {p: sandbox.platform.count(direct_conversation(p)) for p in people},
         "now": sandbox.clock.now(),
         "offset": sandbox.clock.offset,
