@@ -20,9 +20,9 @@ from adapters.metrics import Metrics
 from adapters.settings import Settings
 from adapters.slack.platform import SlackPlatform
 from adapters.teams.auth import TeamsConnection, connect
-from bot.events import AlertSeen
 from adapters.web.sandbox import wiring as sandbox_wiring
 from adapters.web.sandbox.core import Sandbox
+from bot.events import AlertSeen
 from bot.ports import ChatPlatform, Clock
 from bot.registry import Registry, load_registry
 from bot.service import AccountabilityService

@@ -31,8 +31,12 @@ async def test_alert_claimed_escalated_acknowledged(tmp_path: Path) -> None:
         answer = await post(
             run,
             "/sandbox/alert",
-            {"channel": "C0ALERTS1", "source": "alertmanager", "system": "billing-router",
-             "status": "firing"},
+            {
+                "channel": "C0ALERTS1",
+                "source": "alertmanager",
+                "system": "billing-router",
+                "status": "firing",
+            },
         )
         assert answer.status == 303
         assert answer.headers["Location"].startswith(CHANNEL)
@@ -47,8 +51,12 @@ async def test_alert_claimed_escalated_acknowledged(tmp_path: Path) -> None:
         assert "Still unacknowledged: escalated to " in html
 
         claim = next(b for b in card_buttons(html) if b[0] == "alert.ack")
-        await post(run, "/sandbox/click",
-                   {"action": claim[0], "value": claim[1], "message": claim[2]}, person="alice")
+        await post(
+            run,
+            "/sandbox/click",
+            {"action": claim[0], "value": claim[1], "message": claim[2]},
+            person="alice",
+        )
         html = await page(run)
         assert "Acknowledged: held by" in html
         await post(run, "/sandbox/clock", {"by": "30m"})
@@ -58,8 +66,12 @@ async def test_alert_claimed_escalated_acknowledged(tmp_path: Path) -> None:
 
 async def test_stop_refused_for_others_then_confirmed_by_the_holder(tmp_path: Path) -> None:
     async with serve_sandbox(tmp_path) as run:
-        await post(run, "/sandbox/say", {"conversation": "C0ALERTS1",
-                                         "text": "/stop billing-router drift"}, person="alice")
+        await post(
+            run,
+            "/sandbox/say",
+            {"conversation": "C0ALERTS1", "text": "/stop billing-router drift"},
+            person="alice",
+        )
         html = await page(run, person="alice")
         assert "Carol Diaz" in html and "only visible to you" in html
         assert "stop.confirm" not in html
@@ -67,17 +79,28 @@ async def test_stop_refused_for_others_then_confirmed_by_the_holder(tmp_path: Pa
         assert "Alice Ng" in told[-1].card.plain_text()  # type: ignore[union-attr]
         assert "only visible to you" not in await page(run, person="bob")  # alice's answer
 
-        await post(run, "/sandbox/say", {"conversation": "C0ALERTS1",
-                                         "text": "/stop billing-router drift"}, person="carol")
+        await post(
+            run,
+            "/sandbox/say",
+            {"conversation": "C0ALERTS1", "text": "/stop billing-router drift"},
+            person="carol",
+        )
         html = await page(run, person="carol")
         confirm = next(b for b in card_buttons(html) if b[0] == "stop.confirm")
-        refused = await post(run, "/sandbox/click", {"action": confirm[0], "value": confirm[1],
-                                                     "message": confirm[2]}, person="alice")
+        refused = await post(
+            run,
+            "/sandbox/click",
+            {"action": confirm[0], "value": confirm[1], "message": confirm[2]},
+            person="alice",
+        )
         assert refused.status == 303
         assert not run.sandbox.actions.deliveries.items
-        await post(run, "/sandbox/click",
-                   {"action": confirm[0], "value": confirm[1], "message": confirm[2]},
-                   person="carol")
+        await post(
+            run,
+            "/sandbox/click",
+            {"action": confirm[0], "value": confirm[1], "message": confirm[2]},
+            person="carol",
+        )
         (delivery,) = run.sandbox.actions.deliveries.items
         assert delivery.ok and delivery.mechanism == "webhook"
         assert delivery.configured == "http://127.0.0.1:9099/billing-router/stop"
@@ -92,13 +115,20 @@ async def test_stop_refused_for_others_then_confirmed_by_the_holder(tmp_path: Pa
 
 async def test_command_stop_is_echoed_not_run(tmp_path: Path) -> None:
     async with serve_sandbox(tmp_path) as run:
-        await post(run, "/sandbox/say", {"conversation": "C0ALERTS1",
-                                         "text": "/stop support-drafter"}, person="carol")
+        await post(
+            run,
+            "/sandbox/say",
+            {"conversation": "C0ALERTS1", "text": "/stop support-drafter"},
+            person="carol",
+        )
         html = await page(run, person="carol")
         confirm = next(b for b in card_buttons(html) if b[0] == "stop.confirm")
-        await post(run, "/sandbox/click",
-                   {"action": confirm[0], "value": confirm[1], "message": confirm[2]},
-                   person="carol")
+        await post(
+            run,
+            "/sandbox/click",
+            {"action": confirm[0], "value": confirm[1], "message": confirm[2]},
+            person="carol",
+        )
         (delivery,) = run.sandbox.actions.deliveries.items
         assert delivery.ok, delivery.result
         assert delivery.received["argv"] == ["scripts/flag", "set", "support-drafter", "off"]
@@ -108,10 +138,16 @@ async def test_command_stop_is_echoed_not_run(tmp_path: Path) -> None:
 
 async def test_who_owns_and_unknown_commands(tmp_path: Path) -> None:
     async with serve_sandbox(tmp_path) as run:
-        for text in ("/who-owns billing-router", "/who-owns billing-ruoter", "/nope", "/",
-                     "/who-owns"):
-            answer = await post(run, "/sandbox/say", {"conversation": "C0ALERTS1",
-                                                      "text": text}, person="bob")
+        for text in (
+            "/who-owns billing-router",
+            "/who-owns billing-ruoter",
+            "/nope",
+            "/",
+            "/who-owns",
+        ):
+            answer = await post(
+                run, "/sandbox/say", {"conversation": "C0ALERTS1", "text": text}, person="bob"
+            )
             assert answer.status == 303
         html = await page(run, person="bob")
         assert "Alice Ng" in html and "Did you mean: billing-router" in html
@@ -121,8 +157,11 @@ async def test_who_owns_and_unknown_commands(tmp_path: Path) -> None:
 
 async def test_unowned_alert_goes_to_the_channel_fallback(tmp_path: Path) -> None:
     async with serve_sandbox(tmp_path) as run:
-        await post(run, "/sandbox/alert", {"channel": "C0ALERTS1", "source": "datadog",
-                                           "system": "", "status": "firing"})
+        await post(
+            run,
+            "/sandbox/alert",
+            {"channel": "C0ALERTS1", "source": "datadog", "system": "", "status": "firing"},
+        )
         html = await page(run)
         assert "Claimed for " in html and "@Dana Wu" in html
 
@@ -158,8 +197,10 @@ async def test_bad_input_is_a_4xx(tmp_path: Path) -> None:
             ("/sandbox/alert", {"channel": "C0ALERTS1", "source": "sentry", "system": "x"}),
             ("/sandbox/as", {"person": "mallory"}),
             ("/sandbox/say", {"conversation": "D-carol", "text": "/stop billing-router"}),
-            ("/sandbox/click", {"action": "alert.ack", "value": "1", "message": "m",
-                                "target": "nobody"}),
+            (
+                "/sandbox/click",
+                {"action": "alert.ack", "value": "1", "message": "m", "target": "nobody"},
+            ),
         ]
         for path, data in cases:
             answer = await post(run, path, data, person="alice")
@@ -172,8 +213,9 @@ async def test_bad_input_is_a_4xx(tmp_path: Path) -> None:
         assert (await run.client.get("/sandbox/dm/mallory")).status == 404
         assert (await run.client.get("/sandbox/static/../pages.py")).status == 404
         assert (await run.client.post("/sandbox/receiver/forged", data=b"{}")).status == 404
-        odd = await post(run, "/sandbox/click", {"action": "alert.ack", "value": "x" * 500,
-                                                 "message": "gone"})
+        odd = await post(
+            run, "/sandbox/click", {"action": "alert.ack", "value": "x" * 500, "message": "gone"}
+        )
         assert odd.status == 303 and "gone" in odd.headers["Location"]
         for raw in (
             b"conversation=C0ALERTS1&text=billing-router%00%ED%A0%80%FF+broke",

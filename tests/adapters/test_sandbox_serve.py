@@ -101,8 +101,9 @@ async def test_absent_when_off(tmp_path: Path, extra: dict[str, object]) -> None
 
 
 async def test_forced_next_to_slack_stays_harmless(tmp_path: Path) -> None:
-    config = settings(tmp_path, sandbox=True, slack_bot_token="xoxb-1",
-                      slack_signing_secret="secret")
+    config = settings(
+        tmp_path, sandbox=True, slack_bot_token="xoxb-1", slack_signing_secret="secret"
+    )
     async with served(config) as (client, runtime):
         assert runtime.sandbox is not None
         assert runtime.service.context.stop_runner is runtime.sandbox.actions
@@ -130,8 +131,12 @@ def test_serve_prints_the_sandbox_address(tmp_path: Path) -> None:
         HOST="127.0.0.1",
     )
     bot = subprocess.Popen(
-        [str(BOT), "serve"], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL, text=True,
+        [str(BOT), "serve"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     try:
         assert bot.stdout is not None

@@ -70,8 +70,11 @@ def test_every_sample_lands_on_its_system(
         sample = samples.BUILDERS[source](system, status, clock.now())
         assert sample.status == status
         found = sample.system or (
-            m.id if (m := match_system(registry, channel=ChannelId("web", "C0ALERTS1"),
-                                       text=sample.text)) else None
+            m.id
+            if (
+                m := match_system(registry, channel=ChannelId("web", "C0ALERTS1"), text=sample.text)
+            )
+            else None
         )
         assert found == (system.id if system else None), (source, sample.text)
 
@@ -95,8 +98,14 @@ def test_pasted_text_is_bounded(text: str) -> None:
 async def test_answers_meant_for_one_person(registry: Registry) -> None:
     platform = WebPlatform(people=lambda: registry.people, clock=SandboxClock())
     root = await platform.post(channel="C0ALERTS1", card=Card("claim"))
-    platform.add(conversation="C0ALERTS1", author="bot", by="bot", card=Card("for alice"),
-                 thread=root.id, visible_to="alice")
+    platform.add(
+        conversation="C0ALERTS1",
+        author="bot",
+        by="bot",
+        card=Card("for alice"),
+        thread=root.id,
+        visible_to="alice",
+    )
     (seen_by_bob,) = platform.timeline("C0ALERTS1", viewer="bob")
     (seen_by_alice,) = platform.timeline("C0ALERTS1", viewer="alice")
     assert seen_by_bob.replies == [] and len(seen_by_alice.replies) == 1
@@ -105,5 +114,6 @@ async def test_answers_meant_for_one_person(registry: Registry) -> None:
     with pytest.raises(PlatformError):
         await platform.direct(user=UserRef("web", "mallory"), card=Card("x"))
     with pytest.raises(PlatformError):
-        await platform.update(message=root.__class__("web", "C0ALERTS1", "earlier.1"),
-                              card=Card("x"))
+        await platform.update(
+            message=root.__class__("web", "C0ALERTS1", "earlier.1"), card=Card("x")
+        )

@@ -278,10 +278,6 @@ class Sandbox:
         return "The clock moved; due escalation steps were sent."
 
     async def stale_scan(self) -> str:
-        """Run the stale-ownership scan now."""
-        if self.scan is None:
-            return "The stale-ownership scan is not available here."
-        return await self.scan()
         """Run the stale-ownership scan now (a period of its own, so every click runs it)."""
         try:
             report = await self.core.stale_scan(period=f"sandbox {self.clock.now().isoformat()}")
@@ -289,4 +285,3 @@ class Sandbox:
             log.exception("sandbox stale-ownership scan failed")
             return "The stale-ownership scan failed (see the log)."
         return "Stale-ownership scan: " + report.summary()
-
