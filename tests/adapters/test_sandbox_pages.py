@@ -144,6 +144,7 @@ async def test_who_owns_and_unknown_commands(tmp_path: Path) -> None:
             "/nope",
             "/",
             "/who-owns",
+            "/who-decides billing-router",
         ):
             answer = await post(
                 run, "/sandbox/say", {"conversation": "C0ALERTS1", "text": text}, person="bob"
@@ -152,6 +153,7 @@ async def test_who_owns_and_unknown_commands(tmp_path: Path) -> None:
         html = await page(run, person="bob")
         assert "Alice Ng" in html and "Did you mean: billing-router" in html
         assert "No command /nope" in html
+        assert "No command /who-decides" not in html and "/who-decides" in html
         assert "Systems of this channel" in html and "support-drafter: operator Bob Ruiz" in html
 
 
