@@ -2,7 +2,7 @@
 # They run one after another: each wants the machine to itself.
 # Use the project's virtualenv: activate it, or `make bench PYTHON=/path/to/venv/bin/python`.
 PYTHON ?= $(if $(wildcard .venv/bin/python),.venv/bin/python,python3)
-BENCHES := who_owns storm escalation memory matching
+BENCHES := who_owns storm escalation memory matching console
 
 .PHONY: bench bench-quick
 
