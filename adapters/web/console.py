@@ -9,7 +9,7 @@ import asyncio
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from aiohttp import web
@@ -249,7 +249,7 @@ class Console:
         """The audit timeline, newest first, with filters and whether the chain verifies."""
         q = request.query
         filters = {k: views.param(q, k) for k in ("system", "actor", "action")}
-        since, until = _day(q.get("since")), _day(q.get("until"))
+        since, until = views.day(q.get("since")), views.day(q.get("until"))
         where = AuditFilter(
             system=filters["system"] or None,
             actor=self._search_index().person(filters["actor"]) or filters["actor"] or None,
@@ -367,16 +367,6 @@ def _check(path: Path) -> CheckResult:
         return CheckResult(str(path), exc.problems, 0, report)
     problems = [*loaded.warnings, *governance_gaps(loaded)]
     return CheckResult(str(path), problems, len(loaded.systems), report)
-
-
-def _day(value: str | None) -> datetime | None:
-    """A YYYY-MM-DD date from a URL, as midnight UTC; None when it is not one."""
-    if not value or len(value) != 10:
-        return None
-    try:
-        return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
-    except ValueError:
-        return None
 
 
 def mount(app: web.Application, runtime: Runtime) -> None:

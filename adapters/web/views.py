@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from bot.registry import Registry, SystemView
 from bot.roles import unconfirmed
@@ -85,6 +85,16 @@ def whole(value: str | None, *, digits: int = 17) -> int | None:
     if value and value.isascii() and value.isdigit() and len(value) <= digits:
         return int(value)
     return None
+
+
+def day(value: str | None) -> datetime | None:
+    """A YYYY-MM-DD date from a URL, as midnight UTC; None when it is not one."""
+    if not value or len(value) != 10:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 def page_number(value: str | None) -> int:
