@@ -17,17 +17,22 @@ GROUP_WORDS = frozenset(
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")  # registry text only, never input
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_LONGEST = 3650 * 86400
 
 
 def parse_duration(value: Any) -> timedelta:
     """Parse `90s`, `15m`, `2h`, `7d` or `2w` (or a number of seconds) into a timedelta."""
+    seconds: float | None = None
     if isinstance(value, timedelta):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
-        return timedelta(seconds=value)
-    if isinstance(value, str) and len(value) < 40 and (m := _DURATION.match(value)):
-        return timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)])
-    raise ValueError(f"not a duration: {value!r} (use e.g. 90s, 15m, 2h, 7d)")
+        seconds = value.total_seconds()
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = value
+    elif isinstance(value, str) and len(value) < 40 and (m := _DURATION.match(value)):
+        seconds = int(m.group(1)) * _UNITS[m.group(2)]
+    # Ten years bounds every duration a registry means; larger numbers overflow timedelta.
+    if seconds is not None and 0 <= seconds <= _LONGEST:
+        return timedelta(seconds=seconds)
+    raise ValueError(f"not a duration: {value!r} (use e.g. 90s, 15m, 2h, 7d; at most 3650d)")
 
 
 def format_duration(value: timedelta) -> str:

@@ -423,3 +423,11 @@ def test_check_names_the_version_it_read() -> None:
     report, failed = check_report(EXAMPLE)
     assert not failed
     assert report.splitlines()[0].endswith(f"(version {load_registry(EXAMPLE).version[:12]})")
+
+
+@pytest.mark.parametrize("value", [10**30, "99999999999999999999d", float("inf"), float("nan"), -1])
+def test_a_duration_out_of_range_is_refused_not_a_crash(value: object) -> None:
+    from bot.registry_base import parse_duration
+
+    with pytest.raises(ValueError):
+        parse_duration(value)
