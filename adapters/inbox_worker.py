@@ -13,6 +13,8 @@ tick are never queued behind a backlog."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
@@ -20,7 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from aiohttp import web
 
-from bot.domain import AlertTaken
+from bot.domain import AlertTaken, MessageRef, UserRef
 from bot.events import AlertSeen
 from bot.storage import Transaction
 from store.inbox import Delivery, Inbox, Lease, LeaseLost
@@ -34,6 +36,32 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 
 Decoder = Callable[[Delivery], Sequence[AlertSeen]]
+
+SEEN = "alert_seen"  # a neutral AlertSeen, from a platform that translates at the door
+
+
+async def record_seen(inbox: Inbox, seen: AlertSeen) -> None:
+    """Record an alert a platform adapter already translated; returns once committed.
+    Raises RecordFailed (answer an error so the platform delivers it again)."""
+    await inbox.record(
+        platform=seen.platform,
+        delivery_id=seen.event_id,
+        kind=SEEN,
+        payload=json.dumps(dataclasses.asdict(seen)),
+    )
+
+
+def decode_seen(delivery: Delivery) -> list[AlertSeen]:
+    """The alert `record_seen` recorded."""
+    fields = json.loads(delivery.payload)
+    message, author = fields.pop("message"), fields.pop("author")
+    return [
+        AlertSeen(
+            **fields,
+            message=MessageRef(**message) if message else None,
+            author=UserRef(**author) if author else None,
+        )
+    ]
 
 
 class TakeBatch(Protocol):
@@ -163,6 +191,7 @@ def mount(app: web.Application, runtime: Runtime) -> None:
     if inbox is None:
         return
     service = runtime.service
+    runtime.decoders.setdefault(SEEN, decode_seen)
     worker = InboxWorker(
         inbox=inbox,
         decoders=runtime.decoders,

@@ -22,14 +22,16 @@ from botbuilder.integration.aiohttp import (
 )
 from botbuilder.schema import Activity
 
+from adapters.inbox_worker import record_seen
 from adapters.teams import adaptive, translate
 from adapters.teams.connector import warm_token
 from adapters.teams.platform import TeamsPlatform, capture_updates
 from bot import render
 from bot.cards import Card, Reply
 from bot.domain import MessageRef
-from bot.events import ButtonClicked, CommandGiven
+from bot.events import AlertSeen, ButtonClicked, CommandGiven
 from bot.ports import PlatformError
+from store.inbox import RecordFailed
 
 if TYPE_CHECKING:
     from adapters.runtime import Runtime
@@ -186,12 +188,24 @@ class TeamsBot(ActivityHandler):  # type: ignore[misc]
         alert = translate.to_alert(inbound, turn_context.turn_state[RAW])
         if alert is None:
             return
+        if self.runtime.inbox is not None:
+            await self._record(alert)
+            return
         try:
             taken = await self.runtime.service.take_alert(alert)
         except Exception as exc:
             raise StorageUnavailable("could not store the alert") from exc
         if taken.alert is not None:
             self.later(self.runtime.service.publish(taken), what="posting a claim")
+
+    async def _record(self, alert: AlertSeen) -> None:
+        """Record the alert in the inbox and let Teams have its answer; the inbox worker
+        stores and claims it after (issue 12)."""
+        assert self.runtime.inbox is not None
+        try:
+            await record_seen(self.runtime.inbox, alert)
+        except RecordFailed as exc:
+            raise StorageUnavailable("could not record the alert") from exc
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
         """`adaptiveCard/action` (Action.Execute): the click, answered with the card to show."""

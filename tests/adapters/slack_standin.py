@@ -37,6 +37,7 @@ from adapters.server import build_app
 from adapters.settings import Settings
 from adapters.slack.app import SLACK, SlackAdapter
 from bot.domain import Alert, AuditEntry
+from tests.conftest import work_off
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "slack"
 BOT_TOKEN = "xoxb-test-token"
@@ -472,10 +473,7 @@ class SlackEnv:
     async def work_off(self) -> None:
         """Wait until the inbox worker has taken every delivery the bot recorded (it answers
         an event once recorded and stores the alert after)."""
-        inbox = self.runtime.inbox
-        async with asyncio.timeout(30):
-            while inbox is not None and await inbox.pending():
-                await asyncio.sleep(0.005)
+        await work_off(self.runtime)
 
     async def send_event(
         self, event: dict[str, Any], *, event_id: str | None = None, retry: int | None = None

@@ -29,6 +29,7 @@ from adapters.fake import ManualClock
 from adapters.runtime import Runtime, build_runtime
 from adapters.server import build_app
 from adapters.settings import Settings
+from tests.conftest import work_off
 
 # ---- the test tenant --------------------------------------------------------------------------
 
@@ -594,10 +595,11 @@ class RunningBot:
             request = self.http.post(self.url, json=activity, headers=sent)
         async with request as response:
             text = await response.text()
-            try:
-                return response.status, json.loads(text) if text else None
-            except json.JSONDecodeError:
-                return response.status, text
+        await work_off(self.runtime)  # the alert in a post is stored after the answer
+        try:
+            return response.status, json.loads(text) if text else None
+        except json.JSONDecodeError:
+            return response.status, text
 
 
 @asynccontextmanager

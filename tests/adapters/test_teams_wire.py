@@ -488,8 +488,8 @@ async def test_a_rate_limited_post_waits_and_is_sent(
 async def test_storage_failure_is_not_acknowledged(
     bot: RunningBot, standin: ConnectorStandIn
 ) -> None:
-    async with bot.runtime.store.engine.begin() as conn:
-        await conn.execute(text("DROP TABLE seen_event"))
+    async with bot.runtime.store.engine.begin() as conn:  # nothing can be recorded
+        await conn.execute(text("DROP TABLE inbox_delivery"))
 
     status, body = await bot.post(
         channel_post(standin.service_url, "billing-router: error rate 12% above threshold")
