@@ -3,12 +3,10 @@ a hand-moved clock and the service wired from them."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
@@ -162,17 +160,3 @@ def make_service(
 def service(make_service: Callable[..., AccountabilityService]) -> AccountabilityService:
     """The service wired to the default fixtures."""
     return make_service()
-
-
-async def work_off(runtime: Any) -> None:
-    """Wait until the inbox worker of a running app has taken every delivery recorded (an
-    event is answered once recorded and its alert stored after)."""
-    inbox = runtime.inbox
-    async with asyncio.timeout(30):
-        while inbox is not None:
-            try:
-                if not await inbox.pending():
-                    return
-            except Exception:  # a test broke the storage on purpose: nothing to wait for
-                return
-            await asyncio.sleep(0.005)

@@ -37,7 +37,7 @@ from adapters.server import build_app
 from adapters.settings import Settings
 from adapters.slack.app import SLACK, SlackAdapter
 from bot.domain import Alert, AuditEntry
-from tests.conftest import work_off
+from tests.adapters.inbox_support import work_off
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "slack"
 BOT_TOKEN = "xoxb-test-token"

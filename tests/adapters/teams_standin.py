@@ -29,7 +29,7 @@ from adapters.fake import ManualClock
 from adapters.runtime import Runtime, build_runtime
 from adapters.server import build_app
 from adapters.settings import Settings
-from tests.conftest import work_off
+from tests.adapters.inbox_support import work_off
 
 # ---- the test tenant --------------------------------------------------------------------------
 
