@@ -14,27 +14,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bot.text import clean as clean_text
+
 # Deep enough for any real payload (a Slack message_changed event with rich-text blocks
 # inside attachments is about a dozen levels), shallow enough for every recursive reader.
 MAX_DEPTH = 32
-REPLACEMENT = "\ufffd"
 
 
 class Malformed(ValueError):
     """The body is not JSON, or is nested deeper than MAX_DEPTH."""
-
-
-def clean_text(text: str) -> str:
-    """`text` with NUL and lone surrogates replaced by U+FFFD (linear; a no-op for clean text)."""
-    if "\x00" in text:
-        text = text.replace("\x00", REPLACEMENT)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        # UTF-16 with surrogatepass joins split pairs back into one character and turns each
-        # lone half into U+FFFD, in C and in one pass.
-        text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
-    return text
 
 
 def load_json(raw: bytes | str) -> Any:
@@ -49,8 +37,8 @@ def load_json(raw: bytes | str) -> Any:
 
 
 def clean(value: Any) -> Any:
-    """A copy of a decoded JSON value with every string (keys too) passed through
-    `clean_text`; Malformed when objects and arrays nest deeper than MAX_DEPTH."""
+    """A copy of a decoded JSON value with every string (keys too) capped and made storable
+    by `bot.text.clean`; Malformed when objects and arrays nest deeper than MAX_DEPTH."""
     if isinstance(value, str):
         return clean_text(value)
     if not isinstance(value, dict | list):
