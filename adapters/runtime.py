@@ -80,7 +80,20 @@ def _slack(settings: Settings, metrics: Metrics) -> SlackPlatform | None:
     )
 
 
-def _teams(settings: Settings, store: SqlStore, clock: Clock, metrics: Metrics) -> TeamsConnection:
+def _teams(
+    settings: Settings, store: SqlStore, clock: Clock, metrics: Metrics
+) -> TeamsConnection | None:
+    """Teams only when configured: TEAMS_APP_ID (with pinned tenants), or the explicit
+    TEAMS_DEV_ANONYMOUS=1 development mode. Otherwise /api/messages does not exist."""
+    if not (settings.teams_app_id or "").strip():
+        if not settings.teams_dev_anonymous:
+            return None
+    elif not settings.teams_tenants():
+        raise ValueError(
+            "TEAMS_APP_ID is set but no tenant is pinned: set TEAMS_APP_TENANT_ID (or "
+            "TEAMS_ALLOWED_TENANTS, comma-separated), so that a user of another tenant whose "
+            "email matches a registry person cannot act as them"
+        )
     return connect(
         settings,
         references=StoredReferences(store),
@@ -113,7 +126,8 @@ async def build_runtime(
     platforms: dict[str, ChatPlatform] = {}
     if slack is not None:
         platforms[slack.name] = slack
-    platforms[teams.platform.name] = teams.platform
+    if teams is not None:
+        platforms[teams.platform.name] = teams.platform
     signins = SignIns(store.engine)
     if sandbox is not None:
         platforms[sandbox.platform.name] = sandbox.platform

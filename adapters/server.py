@@ -15,7 +15,7 @@ from adapters import inbox_worker, intake, reload, scheduling
 from adapters.runtime import Runtime, build_runtime
 from adapters.settings import Settings
 from adapters.slack import app as slack_app
-from adapters.teams import bot as teams_bot
+from adapters.teams import endpoint as teams_endpoint
 from adapters.web import console as web_console
 from adapters.web.sandbox import pages as sandbox_pages
 from bot.registry import Registry
@@ -56,7 +56,7 @@ def build_app(runtime: Runtime) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     slack_app.mount(app, runtime)
-    teams_bot.mount(app, runtime)
+    teams_endpoint.mount(app, runtime)
     intake.mount(app, runtime)
     scheduling.mount(app, runtime)
     reload.mount(app, runtime)

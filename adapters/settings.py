@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     teams_app_type: str = "MultiTenant"
     # Where Bot Framework publishes the keys that sign Teams requests (sovereign clouds, tests).
     teams_openid_metadata_url: str | None = None
+    # Tenants whose users may act (comma-separated), besides TEAMS_APP_TENANT_ID.
+    teams_allowed_tenants: str | None = None
+    # Local development without credentials (Bot Framework Emulator): loopback only, and
+    # nobody is ever identified, so no stop authority and no acknowledgement.
+    teams_dev_anonymous: bool = False
     alert_ingest_token: SecretStr | None = None
     escalation_tick: Duration = timedelta(seconds=1)
     stale_scan_cron: str = "0 9 * * mon"
@@ -55,3 +60,8 @@ class Settings(BaseSettings):
         """Whether Slack or Teams credentials are present (else the console opens on
         loopback without sign-in)."""
         return bool(self.slack_bot_token or self.teams_app_id)
+
+    def teams_tenants(self) -> frozenset[str]:
+        """The Azure AD tenants pinned for Teams: TEAMS_APP_TENANT_ID and TEAMS_ALLOWED_TENANTS."""
+        given = [self.teams_app_tenant_id or "", *(self.teams_allowed_tenants or "").split(",")]
+        return frozenset(t.strip().lower() for t in given if t.strip())

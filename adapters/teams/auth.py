@@ -15,7 +15,12 @@ from botbuilder.integration.aiohttp import (
     ConfigurationServiceClientCredentialFactory,
 )
 from botbuilder.schema import CallerIdConstants
-from botframework.connector.auth import AuthenticationConstants, ServiceClientCredentialsFactory
+from botframework.connector.auth import (
+    AuthenticationConstants,
+    EmulatorValidation,
+    ServiceClientCredentialsFactory,
+    SkillValidation,
+)
 
 from adapters.settings import Settings
 from adapters.teams.platform import TeamsPlatform
@@ -69,6 +74,9 @@ class _ReusedCredentials(ServiceClientCredentialsFactory):  # type: ignore[misc]
     def __init__(self, inner: Any) -> None:
         self._inner = inner
         self._made: dict[tuple[Any, ...], Any] = {}
+        # Outbound credentials to use instead of asking Azure AD (tests against a loopback
+        # connector, which needs no token); never set in production.
+        self.outbound: Any | None = None
 
     async def is_valid_app_id(self, app_id: str) -> bool:
         """Whether a token's audience is this bot."""
@@ -82,6 +90,8 @@ class _ReusedCredentials(ServiceClientCredentialsFactory):  # type: ignore[misc]
         self, app_id: str, oauth_scope: str, login_endpoint: str, validate_authority: bool
     ) -> Any:
         """The (shared) credentials for outbound calls."""
+        if self.outbound is not None:
+            return self.outbound
         key = (app_id, oauth_scope, login_endpoint, validate_authority)
         if key not in self._made:
             self._made[key] = await self._inner.create_credentials(
@@ -91,7 +101,7 @@ class _ReusedCredentials(ServiceClientCredentialsFactory):  # type: ignore[misc]
 
     async def warm(self, app_id: str, oauth_scope: str, login_endpoint: str) -> None:
         """Get the outbound token in a worker thread (msrest would block the loop for it)."""
-        if not app_id:
+        if not app_id or self.outbound is not None:
             return
         credentials = await self.create_credentials(app_id, oauth_scope, login_endpoint, True)
         try:
@@ -100,9 +110,11 @@ class _ReusedCredentials(ServiceClientCredentialsFactory):  # type: ignore[misc]
             log.warning("could not get a Bot Framework token: %s", exc.__class__.__name__)
 
 
-def build_authentication(settings: Settings) -> tuple[Any, Callable[[], Awaitable[None]]]:
+def build_authentication(
+    settings: Settings,
+) -> tuple[Any, _ReusedCredentials, Callable[[], Awaitable[None]]]:
     """Bot Framework authentication for these settings (inbound JWT checks, outbound tokens),
-    and a function that fetches the outbound token ahead of a call."""
+    its credentials factory, and a function that fetches the outbound token ahead of a call."""
     config = _Configuration(settings)
     try:
         credentials = _ReusedCredentials(ConfigurationServiceClientCredentialFactory(config))
@@ -117,7 +129,7 @@ def build_authentication(settings: Settings) -> tuple[Any, Callable[[], Awaitabl
         )
 
     auth = ConfigurationBotFrameworkAuthentication(config, credentials_factory=credentials)
-    return auth, warm
+    return auth, credentials, warm
 
 
 @dataclass
@@ -128,6 +140,10 @@ class TeamsConnection:
     auth: Any
     app_id: str
     platform: TeamsPlatform
+    credentials: _ReusedCredentials
+    # Lower-cased Azure AD tenant ids whose activities are taken (empty only in dev mode).
+    tenants: frozenset[str] = frozenset()
+    dev_anonymous: bool = False
 
 
 def connect(
@@ -140,8 +156,10 @@ def connect(
 ) -> TeamsConnection:
     """The Teams platform for these settings, with the Bot Framework adapter its routes use."""
     app_id = (settings.teams_app_id or "").strip()
-    auth, warm = build_authentication(settings)
+    dev_anonymous = not app_id
+    auth, credentials, warm = build_authentication(settings)
     adapter = CloudAdapter(auth)
+    tenants = settings.teams_tenants()
     platform = TeamsPlatform(
         adapter=adapter,
         app_id=app_id,
@@ -151,5 +169,40 @@ def connect(
         warm=warm,
         call_budget=call_budget,
         on_rate_limited=on_rate_limited,
+        # Without authentication no conversation is trusted to say who anyone is.
+        trusted_tenants=None if dev_anonymous else tenants,
     )
-    return TeamsConnection(adapter=adapter, auth=auth, app_id=app_id, platform=platform)
+    return TeamsConnection(
+        adapter=adapter,
+        auth=auth,
+        app_id=app_id,
+        platform=platform,
+        credentials=credentials,
+        tenants=tenants,
+        dev_anonymous=dev_anonymous,
+    )
+
+
+async def channel_identity(auth: Any, header: str) -> Any:
+    """The claims of a Bot Framework channel token, checked (signature by a published key,
+    issuer, audience = this app, expiry) from the header alone, before the body is read.
+    Emulator and skill tokens are refused: only the Bot Framework channel talks to us."""
+    if not header.startswith("Bearer ") or len(header) > MAX_TOKEN:
+        raise PermissionError("not a bearer token")
+    if EmulatorValidation.is_token_from_emulator(header) or SkillValidation.is_skill_token(
+        header
+    ):
+        raise PermissionError("only Bot Framework channel tokens are accepted")
+    # botbuilder fetches signing keys with blocking `requests`: keep that off the event loop.
+    # (The "streaming" entry point is botbuilder's public check of a header without a body;
+    # the channel id is what the signing key must be endorsed for.)
+    checked = await asyncio.to_thread(
+        asyncio.run, auth.authenticate_streaming_request(header, TEAMS_CHANNEL)
+    )
+    return checked.claims_identity
+
+
+TEAMS_CHANNEL = "msteams"
+
+
+MAX_TOKEN = 16 * 1024

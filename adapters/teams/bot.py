@@ -1,31 +1,21 @@
-"""The Teams transport: `POST /api/messages` through botbuilder's CloudAdapter, and the
-ActivityHandler that turns activities into the core's events.
-
-Every request is authenticated before anything happens: with TEAMS_APP_ID set it must carry a
-Bot Framework JWT signed by a key Bot Framework publishes, issued for this app and for the
-activity's serviceUrl (401 otherwise). Without an app id the endpoint is for local development
-only: it takes anonymous activities from this machine and refuses everyone else.
-"""
+"""The ActivityHandler that turns authenticated Teams activities into the core's events
+(adapters.teams.endpoint authenticates and bounds them first)."""
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from botbuilder.core import ActivityHandler, InvokeResponse, TurnContext
-from botbuilder.integration.aiohttp import (
-    CloudAdapter,
-)
 from botbuilder.schema import Activity
 
 from adapters.inbox_worker import record_seen
 from adapters.teams import adaptive, translate
-from adapters.teams.connector import warm_token
-from adapters.teams.platform import TeamsPlatform, capture_updates
+from adapters.teams.connector import capture_updates, warm_token
+from adapters.teams.platform import TeamsPlatform
 from bot import render
 from bot.cards import Card, Reply
 from bot.domain import MessageRef
@@ -40,14 +30,6 @@ log = logging.getLogger(__name__)
 
 INBOUND = "accountability.inbound"
 RAW = "accountability.raw"
-ROUTE = "/api/messages"
-ANONYMOUS_WARNING = (
-    "TEAMS_APP_ID is not set: POST /api/messages accepts UNAUTHENTICATED Bot Framework "
-    "activities, and only from this machine (local development, e.g. the Bot Framework "
-    "Emulator). Set TEAMS_APP_ID and TEAMS_APP_PASSWORD before connecting Microsoft Teams."
-)
-
-
 class StorageUnavailable(Exception):
     """The alert could not be stored: Teams must not be told it was taken."""
 
@@ -250,98 +232,4 @@ class TeamsBot(ActivityHandler):  # type: ignore[misc]
             await self._send(turn_context, render.help_card())
 
 
-def _from_this_machine(request: web.Request) -> bool:
-    forwarded = any(h in request.headers for h in ("Forwarded", "X-Forwarded-For", "X-Real-IP"))
-    try:
-        address = ipaddress.ip_address((request.remote or "").split("%")[0])
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return address.is_loopback and not forwarded
-
-
-def _refuse(status: int, reason: str) -> web.Response:
-    return web.json_response({"error": reason}, status=status)
-
-
-class TeamsEndpoint:
-    """The aiohttp handler of POST /api/messages."""
-
-    def __init__(self, *, adapter: CloudAdapter, auth: Any, bot: TeamsBot, app_id: str) -> None:
-        self.adapter = adapter
-        self.auth = auth
-        self.bot = bot
-        self.app_id = app_id
-
-    async def _authenticate(self, activity: Activity, header: str | None) -> Any:
-        if header is None:
-            return await self.auth.authenticate_request(activity, None)
-        # botbuilder fetches signing keys with blocking `requests`: keep that off the event loop.
-        return await asyncio.to_thread(
-            asyncio.run, self.auth.authenticate_request(activity, header)
-        )
-
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        """Authenticate, check, and process one activity."""
-        if request.content_type != "application/json":
-            return _refuse(415, "send the activity as application/json")
-        try:
-            raw = await request.json()
-        except (ValueError, UnicodeDecodeError):
-            return _refuse(400, "the body is not JSON")
-        header = request.headers.get("Authorization")
-        if not self.app_id:
-            if not _from_this_machine(request):
-                return _refuse(401, "anonymous activities are accepted only from this machine")
-            header = None
-        elif not header:
-            return _refuse(401, "missing Bot Framework token")
-        if not isinstance(raw, dict):
-            return _refuse(400, "the body must be a JSON object (an activity)")
-        try:
-            activity = Activity().deserialize(raw)
-        except Exception:
-            return _refuse(400, "the body is not a Bot Framework activity")
-        try:
-            authenticated = await self._authenticate(activity, header)
-        except Exception as exc:
-            log.warning("rejected a Teams request: %s: %s", exc.__class__.__name__, exc)
-            return _refuse(401, "invalid Bot Framework token")
-        try:
-            inbound = translate.parse_activity(raw)
-        except translate.BadActivity as exc:
-            return _refuse(400, str(exc))
-
-        async def logic(turn_context: TurnContext) -> None:
-            await self.bot.handle(turn_context, inbound=inbound, raw=raw)
-
-        try:
-            answer = await self.adapter.process_activity(authenticated, activity, logic)
-        except translate.BadActivity as exc:
-            return _refuse(400, str(exc))
-        except StorageUnavailable:
-            log.exception("teams activity not taken: storage failed")
-            return _refuse(503, "storage unavailable; deliver again later")
-        except Exception:
-            log.exception("teams activity failed", extra={"activity_type": inbound.type})
-            return _refuse(500, "internal error")
-        if answer is not None:
-            return web.json_response(answer.body, status=int(answer.status or 200))
-        return web.Response(status=200)
-
-
 TEAMS_BOT: web.AppKey[TeamsBot] = web.AppKey("teams_bot", TeamsBot)
-
-
-def mount(app: web.Application, runtime: Runtime) -> None:
-    """Register `POST /api/messages` for the runtime's Teams connection."""
-    teams = runtime.teams
-    if teams is None:
-        return
-    bot = TeamsBot(runtime=runtime, platform=teams.platform)
-    app[TEAMS_BOT] = bot
-    endpoint = TeamsEndpoint(adapter=teams.adapter, auth=teams.auth, bot=bot, app_id=teams.app_id)
-    app.router.add_post(ROUTE, endpoint.handle)
-    if not teams.app_id:
-        log.warning(ANONYMOUS_WARNING)

@@ -1,18 +1,22 @@
 """Bot Framework connector calls under the shared rate-limit policy (adapters.ratelimit):
 HTTP 429 waits for Retry-After within the call's budget, connector failures become
-PlatformError, and the bot's token is fetched off the event loop."""
+PlatformError, and the bot's token is fetched off the event loop. Also: the cards updated
+during a click, which the click's invoke answers with."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from botbuilder.core import TurnContext
 from msrest.exceptions import ClientRequestError, HttpOperationError
 
 from adapters.ratelimit import RateLimits
+from bot.cards import Card
 from bot.ports import PlatformError
 from store.conversations import TeamsConversation
 
@@ -83,3 +87,26 @@ def channel_data(ref: TeamsConversation) -> dict[str, Any]:
     if ref.kind == "channel":
         data["channel"] = {"id": ref.conversation_id}
     return data
+
+
+# Cards a click handler put in place during the current click, so that the invoke can answer
+# with the same card Teams should show the person who clicked.
+_UPDATED: ContextVar[list[Card] | None] = ContextVar("teams_updated_cards", default=None)
+
+
+@contextlib.contextmanager
+def capture_updates() -> Iterator[list[Card]]:
+    """Collect the cards `TeamsPlatform.update` sends while the block runs (in this task)."""
+    found: list[Card] = []
+    token = _UPDATED.set(found)
+    try:
+        yield found
+    finally:
+        _UPDATED.reset(token)
+
+
+def record_update(card: Card) -> None:
+    """Note a card `TeamsPlatform.update` sent, for a `capture_updates` block running."""
+    captured = _UPDATED.get()
+    if captured is not None:
+        captured.append(card)

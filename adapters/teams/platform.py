@@ -8,10 +8,8 @@ errors become PlatformError; HTTP 429 waits for Retry-After within the call's bu
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterator
-from contextvars import ContextVar
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from botbuilder.core import TurnContext
@@ -28,7 +26,13 @@ from msrest.exceptions import HttpOperationError
 
 from adapters.ratelimit import RateLimits
 from adapters.teams import adaptive, translate
-from adapters.teams.connector import channel_data, connector_call, status_of, warm_token
+from adapters.teams.connector import (
+    channel_data,
+    connector_call,
+    record_update,
+    status_of,
+    warm_token,
+)
 from adapters.teams.references import References
 from bot.cards import Card
 from bot.domain import MessageRef, UserRef
@@ -39,22 +43,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 ROSTER_PAGES = 40
-
-# Cards a click handler put in place during the current click, so that the invoke can answer
-# with the same card Teams should show the person who clicked.
-_UPDATED: ContextVar[list[Card] | None] = ContextVar("teams_updated_cards", default=None)
-
-
-@contextlib.contextmanager
-def capture_updates() -> Iterator[list[Card]]:
-    """Collect the cards `TeamsPlatform.update` sends while the block runs (in this task)."""
-    found: list[Card] = []
-    token = _UPDATED.set(found)
-    try:
-        yield found
-    finally:
-        _UPDATED.reset(token)
-
 
 class TeamsPlatform:
     """Implements bot.ports.ChatPlatform for Microsoft Teams.
@@ -76,8 +64,10 @@ class TeamsPlatform:
         warm: Callable[[], Awaitable[None]] | None = None,
         call_budget: float | None = 10.0,
         on_rate_limited: Callable[[], None] | None = None,
+        trusted_tenants: frozenset[str] | None = frozenset(),
     ) -> None:
         self.adapter = adapter
+        self.trusted_tenants = trusted_tenants  # whose emails identify people (see _trusted)
         self.limits = RateLimits(platform=self.name, budget=call_budget, on_limited=on_rate_limited)
         self.app_id = app_id
         self.references = references
@@ -222,9 +212,7 @@ class TeamsPlatform:
         await self.call(
             lambda: self._turn(ref, replace, conversation_id=conversation_id), what="an update"
         )
-        captured = _UPDATED.get()
-        if captured is not None:
-            captured.append(card)
+        record_update(card)
 
     async def direct(self, *, user: UserRef, card: Card) -> MessageRef:
         """Message a person in their personal chat with the bot, creating that chat in the
@@ -357,14 +345,27 @@ class TeamsPlatform:
             ]
         )
 
+    def _trusted(self, tenant: str | None) -> bool:
+        """Whether this tenant's members and conversations may vouch for an email: a pinned
+        tenant (an empty set, a bare platform in tests, trusts all); None (development) none."""
+        pinned = self.trusted_tenants
+        return pinned is not None and (not pinned or (tenant or "").lower() in pinned)
+
     async def user_email(self, *, user: UserRef) -> str | None:
-        """The email Teams reports for a user (TeamsInfo.get_member), remembered once known."""
+        """The email Teams reports for a user (TeamsInfo.get_member), remembered once known;
+        None for a tenant that is not pinned, or in development mode: an email is what makes a
+        Teams user a registry person."""
         member = await self.references.member(aad_object_id=user.id)
+        if self.trusted_tenants is None or (
+            member and member.tenant_id and not self._trusted(member.tenant_id)
+        ):
+            return None
         ref = await self.references.personal(user_aad_id=user.id)
         if ref is None and member is not None and member.conversation_id:
             ref = await self.references.conversation(conversation_id=member.conversation_id)
         places = [ref] if ref is not None else []
         places += [t for t in await self.references.of_teams() if t not in places]
+        places = [p for p in places if self._trusted(p.tenant_id)]
         if member is not None and (member.email or member.upn):
             return member.email or member.upn
         member_id = member.user_id if member is not None and member.user_id else user.id
@@ -381,6 +382,8 @@ class TeamsPlatform:
             await self._save_members(
                 [found], tenant=place.tenant_id, conversation=place.conversation_id
             )
+            if not self._trusted(getattr(found, "tenant_id", None) or place.tenant_id):
+                return None
             email = getattr(found, "email", None) or getattr(found, "user_principal_name", None)
             return str(email) if email else None
         return None

@@ -4,7 +4,8 @@ builders of the activities Teams posts, and a helper that runs the real bot serv
 The stand-in is an aiohttp app on 127.0.0.1 (OS-assigned port) answering the connector routes
 the bot calls (`/v3/conversations...`): it records replies, updates, created conversations and
 member look-ups, can answer 429 or refuse a person, and serves OpenID metadata with the key
-"Bot Framework" signs tokens with. Nothing here imports botbuilder: tests speak wire JSON.
+"Bot Framework" signs tokens with. Tests speak wire JSON; only a test bot's outbound
+credentials come from botbuilder.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 import aiohttp
 import jwt
 from aiohttp import web
+from botframework.connector.auth import MicrosoftAppCredentials
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
@@ -152,6 +154,8 @@ class ConnectorStandIn:
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     def __post_init__(self) -> None:
+        if not self.keys:
+            self.keys.append(TEST_KEY.jwk())
         for p in EVERYONE:
             self.members[p.aad] = p
             self.members[p.id] = p
@@ -359,6 +363,11 @@ class SigningKey:
         }
         claims.update(overrides)
         return jwt.encode(claims, self.private, algorithm="RS256", headers={"kid": self.kid})
+
+
+# The key "Bot Framework" signs the tests' activities with (published by every stand-in that
+# is not given keys of its own). One for the run: botbuilder caches metadata per URL.
+TEST_KEY = SigningKey.generate("bf-test-key")
 
 
 # ---- activities -------------------------------------------------------------------------------
@@ -580,12 +589,22 @@ class RunningBot:
     http: aiohttp.ClientSession
     folder: Path
     app: web.Application
+    signer: SigningKey | None = None
 
     async def post(
-        self, activity: Any, *, token: str | None = None, headers: dict[str, str] | None = None
+        self,
+        activity: Any,
+        *,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+        unsigned: bool = False,
     ) -> tuple[int, Any]:
-        """POST an activity to /api/messages; the status and the JSON (or text) answer."""
+        """POST an activity to /api/messages; the status and the JSON (or text) answer. With
+        a signer, the activity carries a genuine token for its serviceUrl unless `unsigned`."""
         sent = dict(headers or {})
+        if token is None and self.signer is not None and not unsigned:
+            url = activity.get("serviceUrl") if isinstance(activity, dict) else None
+            token = self.signer.token(service_url=url if isinstance(url, str) else "")
         if token is not None:
             sent["Authorization"] = f"Bearer {token}"
         if isinstance(activity, str | bytes):
@@ -610,10 +629,20 @@ async def running_bot(
     metadata_url: str | None = None,
     registry: str = REGISTRY,
     database_url: str | None = None,
+    standin: ConnectorStandIn | None = None,
+    dev_anonymous: bool = False,
+    tenant: str | None = TENANT,
 ) -> AsyncIterator[RunningBot]:
-    """build_runtime + build_app on 127.0.0.1:0 with a ManualClock and a SQLite file."""
+    """build_runtime + build_app on 127.0.0.1:0 with a ManualClock and a SQLite file.
+
+    With `standin`, the bot is set up as in production (TEAMS_APP_ID, the stand-in's signing
+    keys, the test tenant pinned) and every activity posted carries a genuine token; outbound
+    calls to the stand-in go without a token (it asks for none)."""
     import sys
 
+    signer = None
+    if standin is not None and app_id is None:
+        app_id, metadata_url, signer = APP_ID, standin.metadata_url, TEST_KEY
     path = folder / "ownership.yaml"
     path.write_text(registry.replace("{python}", json.dumps(sys.executable)))
     settings = Settings(
@@ -621,7 +650,8 @@ async def running_bot(
         database_url=database_url or f"sqlite:///{folder / 'bot.db'}",
         teams_app_id=app_id,
         teams_app_password=None,
-        teams_app_tenant_id=None,
+        teams_app_tenant_id=tenant if app_id else None,
+        teams_dev_anonymous=dev_anonymous,
         teams_openid_metadata_url=metadata_url,
         slack_bot_token=None,
         slack_signing_secret=None,
@@ -634,6 +664,8 @@ async def running_bot(
     )
     clock = ManualClock()
     runtime = await build_runtime(settings, clock=clock)
+    if signer is not None and runtime.teams is not None:
+        runtime.teams.credentials.outbound = MicrosoftAppCredentials.empty()
     app = build_app(runtime)
     runner = web.AppRunner(app)
     await runner.setup()
@@ -643,7 +675,7 @@ async def running_bot(
     try:
         async with aiohttp.ClientSession() as http:
             yield RunningBot(
-                f"http://{host}:{port}/api/messages", runtime, clock, http, folder, app
+                f"http://{host}:{port}/api/messages", runtime, clock, http, folder, app, signer
             )
     finally:
         await runner.cleanup()

@@ -821,6 +821,7 @@ async def test_intake_claim_arrives_at_the_teams_connector_standin(
         ownership_file=str(registry),
         database_url=f"sqlite:///{tmp_path / 'bot.db'}",
         alert_ingest_token=TOKEN,
+        teams_dev_anonymous=True,  # the Emulator's mode: the stand-in is on this machine
         escalation_tick="1h",
         stale_scan_cron="0 3 1 1 *",
     )

@@ -1,6 +1,7 @@
 """Teams end to end at the wire: Bot Framework activities POSTed to the running `serve` app,
 the bot's connector calls answered and recorded by a stand-in on 127.0.0.1, time moved by
-hand. Without TEAMS_APP_ID (local development) nothing is signed either way."""
+hand. The bot runs as in production (TEAMS_APP_ID, the test tenant pinned) and every activity
+carries a token signed with a key the stand-in publishes."""
 
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ async def standin() -> AsyncIterator[ConnectorStandIn]:
 
 @pytest.fixture
 async def bot(tmp_path: Path, standin: ConnectorStandIn) -> AsyncIterator[RunningBot]:
-    async with running_bot(tmp_path) as running:
+    async with running_bot(tmp_path, standin=standin) as running:
         status, _ = await running.post(team_installed(standin.service_url, CAROL))
         assert status == 200
         yield running
@@ -624,7 +625,7 @@ async def test_a_slow_stop_is_answered_at_once_and_replaces_the_card_when_done(
     tmp_path: Path, standin: ConnectorStandIn
 ) -> None:
     slow = REGISTRY.replace("import pathlib;", "import pathlib, time; time.sleep(0.5);", 1)
-    async with running_bot(tmp_path, registry=slow) as bot:
+    async with running_bot(tmp_path, registry=slow, standin=standin) as bot:
         bot.app[TEAMS_BOT].invoke_patience = 0.05
         await bot.post(team_installed(standin.service_url, CAROL))
         await bot.post(personal(standin.service_url, CAROL, "stop billing-router"))
@@ -719,7 +720,7 @@ async def test_claim_escalation_and_acknowledgement_on_postgresql(
     await admin.dispose()
     url = f"{PG_URL}?options=-csearch_path%3D{schema}"
     try:
-        async with running_bot(tmp_path, database_url=url) as bot:
+        async with running_bot(tmp_path, database_url=url, standin=standin) as bot:
             assert bot.runtime.store.engine.dialect.name == "postgresql"
             await bot.post(team_installed(standin.service_url, CAROL))
             post, claim = await alert_claimed(bot, standin)
