@@ -18,6 +18,7 @@ from botbuilder.schema import CallerIdConstants
 from botframework.connector.auth import (
     AuthenticationConstants,
     EmulatorValidation,
+    MicrosoftAppCredentials,
     ServiceClientCredentialsFactory,
     SkillValidation,
 )
@@ -74,9 +75,9 @@ class _ReusedCredentials(ServiceClientCredentialsFactory):  # type: ignore[misc]
     def __init__(self, inner: Any) -> None:
         self._inner = inner
         self._made: dict[tuple[Any, ...], Any] = {}
-        # Outbound credentials to use instead of asking Azure AD (tests against a loopback
-        # connector, which needs no token); never set in production.
-        self.outbound: Any | None = None
+        # Tests against a loopback connector, which asks for no token, set this: outbound
+        # calls then carry none (a real connector would refuse them). Never set in production.
+        self.untokened_outbound = False
 
     async def is_valid_app_id(self, app_id: str) -> bool:
         """Whether a token's audience is this bot."""
@@ -90,8 +91,8 @@ class _ReusedCredentials(ServiceClientCredentialsFactory):  # type: ignore[misc]
         self, app_id: str, oauth_scope: str, login_endpoint: str, validate_authority: bool
     ) -> Any:
         """The (shared) credentials for outbound calls."""
-        if self.outbound is not None:
-            return self.outbound
+        if self.untokened_outbound:
+            return MicrosoftAppCredentials.empty()
         key = (app_id, oauth_scope, login_endpoint, validate_authority)
         if key not in self._made:
             self._made[key] = await self._inner.create_credentials(
@@ -101,7 +102,7 @@ class _ReusedCredentials(ServiceClientCredentialsFactory):  # type: ignore[misc]
 
     async def warm(self, app_id: str, oauth_scope: str, login_endpoint: str) -> None:
         """Get the outbound token in a worker thread (msrest would block the loop for it)."""
-        if not app_id or self.outbound is not None:
+        if not app_id or self.untokened_outbound:
             return
         credentials = await self.create_credentials(app_id, oauth_scope, login_endpoint, True)
         try:

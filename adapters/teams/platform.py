@@ -346,8 +346,7 @@ class TeamsPlatform:
         )
 
     def _trusted(self, tenant: str | None) -> bool:
-        """Whether this tenant's members and conversations may vouch for an email: a pinned
-        tenant (an empty set, a bare platform in tests, trusts all); None (development) none."""
+        """May this tenant vouch for an email? Pinned ones (empty: all); None: none (dev)."""
         pinned = self.trusted_tenants
         return pinned is not None and (not pinned or (tenant or "").lower() in pinned)
 

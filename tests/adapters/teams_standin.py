@@ -4,8 +4,7 @@ builders of the activities Teams posts, and a helper that runs the real bot serv
 The stand-in is an aiohttp app on 127.0.0.1 (OS-assigned port) answering the connector routes
 the bot calls (`/v3/conversations...`): it records replies, updates, created conversations and
 member look-ups, can answer 429 or refuse a person, and serves OpenID metadata with the key
-"Bot Framework" signs tokens with. Tests speak wire JSON; only a test bot's outbound
-credentials come from botbuilder.
+"Bot Framework" signs tokens with. Nothing here imports botbuilder: tests speak wire JSON.
 """
 
 from __future__ import annotations
@@ -23,7 +22,6 @@ from typing import Any
 import aiohttp
 import jwt
 from aiohttp import web
-from botframework.connector.auth import MicrosoftAppCredentials
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
@@ -665,7 +663,7 @@ async def running_bot(
     clock = ManualClock()
     runtime = await build_runtime(settings, clock=clock)
     if signer is not None and runtime.teams is not None:
-        runtime.teams.credentials.outbound = MicrosoftAppCredentials.empty()
+        runtime.teams.credentials.untokened_outbound = True
     app = build_app(runtime)
     runner = web.AppRunner(app)
     await runner.setup()
