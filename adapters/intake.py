@@ -280,6 +280,7 @@ def _event(alert: IncomingAlert, where: Route) -> AlertSeen:
         fingerprint=alert.fingerprint,
         status=alert.status,
         link=alert.link,
+        integration="http",  # the bearer token holders: any intake format may resolve
     )
 
 

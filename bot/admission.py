@@ -213,12 +213,24 @@ class Admission:
         event: AlertSeen,
         author: str | None,
     ) -> AlertTaken:
-        """A "resolved" post: from an integration it resolves the open alert as the monitor;
-        from a person only if they may act on the alert, and it is recorded as theirs."""
+        """A "resolved" post: from the integration that posted the firing alert it resolves
+        the open alert as the monitor; from a person only if they may act on the alert, and it
+        is recorded as theirs. Anything else (a workflow or webhook that anyone can make post
+        "[RESOLVED]") is refused and the refusal recorded."""
         alert = await tx.alerts.open_with_key(open_key=open_key)
         if alert is None:
             return AlertTaken("ignored")
         actor = "monitor"
+        if event.author is None and not _same_integration(alert, event.integration):
+            await tx.evidence.append(
+                at=now,
+                actor=BOT,
+                action="alert.resolve_refused",
+                system=alert.system,
+                alert_id=alert.id,
+                detail={"integration": event.integration, "fired_by": alert.integration},
+            )
+            return AlertTaken("ignored")
         if event.author is not None:
             if not self.context.may_act(self.context.system_of(alert), alert, author):
                 return AlertTaken("ignored")
@@ -238,9 +250,19 @@ class Admission:
             action="alert.resolved",
             system=resolved.system,
             alert_id=resolved.id,
-            detail={"by": actor, "holder": resolved.holder, "from": "message"},
+            detail={
+                "by": actor,
+                "holder": resolved.holder,
+                "from": "message",
+                "integration": event.integration if event.author is None else None,
+            },
         )
         return AlertTaken("resolved", resolved, resolved.system, resolved.holder)
+
+
+def _same_integration(alert: Alert, integration: str | None) -> bool:
+    """Only the integration that posted the firing alert may resolve it by a post."""
+    return integration is not None and integration == alert.integration
 
 
 def _new_alert(plan: _Plan, holder: str | None, now: datetime) -> NewAlert:
@@ -257,6 +279,7 @@ def _new_alert(plan: _Plan, holder: str | None, now: datetime) -> NewAlert:
         opened_at=now,
         link=event.link,
         source=event.message,
+        integration=event.integration if event.author is None else None,
     )
 
 
@@ -281,6 +304,7 @@ def _claimed(
             "title": plan.title,
             "channel": f"{plan.event.platform}:{plan.event.channel}",
             "fingerprint": plan.fingerprint,
+            "integration": alert.integration,
             "escalation": [
                 {"person": s.person, "label": s.label, "due_at": render.when(s.due_at)}
                 for s in steps

@@ -75,6 +75,7 @@ class Alert:
     held_since: datetime | None = None
     repeats: int = 0
     claim_combined: bool = False  # the claim is a storm board shared with other alerts
+    integration: str | None = None  # who posted it, when an integration did (may resolve it)
 
 
 @dataclass(frozen=True)

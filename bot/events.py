@@ -29,6 +29,9 @@ class AlertSeen:
     status: Literal["firing", "resolved"] | None = None
     link: str | None = None
     author: UserRef | None = None  # set when a person, not an integration, wrote it
+    # Which integration posted it (a Slack bot or app id, a Teams bot id, "http" for the
+    # intake), when no person did: only the same one may resolve the alert it opened.
+    integration: str | None = None
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ class NewAlert:
     opened_at: datetime
     link: str | None
     source: MessageRef | None
+    integration: str | None = None
 
 
 class Alerts(Protocol):
@@ -91,6 +92,7 @@ class Alerts(Protocol):
         link: str | None,
         source: MessageRef | None,
         claim_lease_until: datetime | None = None,
+        integration: str | None = None,
     ) -> Alert | None:
         """Store a new open alert; None when an open alert already has this `open_key`.
         `claim_lease_until` reserves posting the claim for the caller until then."""

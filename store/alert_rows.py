@@ -72,6 +72,7 @@ def to_alert(row: Any) -> Alert:
         resolved_by=row.resolved_by,
         resolved_at=row.resolved_at,
         held_since=row.held_since,
+        integration=row.integration,
         repeats=row.repeats,
         claim_combined=bool(row.claim_combined),
     )

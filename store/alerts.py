@@ -80,6 +80,7 @@ class SqlAlerts(SessionRepository):
                 "source_id": a.source.id if a.source else None,
                 "source_thread": a.source.thread if a.source else None,
                 "repeats": 0,
+                "integration": a.integration,
             }
             for a in alerts
         ]
@@ -105,6 +106,7 @@ class SqlAlerts(SessionRepository):
                 link=a.link,
                 source=a.source,
                 held_since=a.opened_at,
+                integration=a.integration,
             )
             for a in alerts
             if a.open_key in ids
@@ -139,12 +141,13 @@ class SqlAlerts(SessionRepository):
         link: str | None,
         source: MessageRef | None,
         claim_lease_until: datetime | None = None,
+        integration: str | None = None,
     ) -> Alert | None:
         """Store a new open alert; None when an open alert already has this `open_key`.
         `claim_lease_until` reserves posting the claim for the caller until then."""
         new = NewAlert(
             platform, channel, system, fingerprint, open_key, title, text, holder, opened_at,
-            link, source,
+            link, source, integration,
         )  # fmt: skip
         opened = await self.add_many(alerts=[new], claim_lease_until=claim_lease_until)
         return opened.get(open_key)

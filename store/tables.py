@@ -68,6 +68,8 @@ class AlertRow(SQLModel, table=True):
     repeats: int = 0
     resolved_by: str | None = Field(default=None, max_length=255)
     resolved_at: datetime | None = _time(nullable=True)
+    # The integration (Slack bot/app, Teams bot, "http" intake) that posted the firing alert.
+    integration: str | None = Field(default=None, max_length=255)
 
 
 class ClaimRow(SQLModel, table=True):

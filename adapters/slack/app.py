@@ -30,6 +30,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from adapters.inbound import clean, load_json
 from adapters.slack import events, translate
+from adapters.slack.checks import check_payload
 from adapters.slack.platform import SlackPlatform
 from adapters.slack.translate import ClickContext, Identity
 from bot import render
@@ -76,7 +77,7 @@ class SlackAdapter:
             payload = parse_body(raw, request.headers.get("Content-Type", ""))
         except ValueError as exc:
             return web.json_response({"error": f"malformed body: {exc}"}, status=400)
-        if reason := translate.check_payload(payload):
+        if reason := check_payload(payload):
             return web.json_response({"error": reason}, status=400)
         retry = request.headers.get("X-Slack-Retry-Num")
         if retry:

@@ -300,6 +300,10 @@ def to_alert(inbound: Inbound, raw: dict[str, Any]) -> AlertSeen | None:
         event_id=event_id[-200:],
         message=MessageRef(PLATFORM, inbound.channel, inbound.id, None),
         author=inbound.user if inbound.from_person else None,
+        # the posting bot, connector or workflow as Bot Framework names it (authenticated)
+        integration=f"teams:{inbound.user_id}"
+        if inbound.user_id and not inbound.from_person
+        else None,
     )
 
 

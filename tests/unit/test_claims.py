@@ -34,6 +34,7 @@ def alert(
         text=text,
         event_id=event,
         message=MessageRef("slack", channel, ts),
+        integration="slack:B0MONITOR",  # posted by a monitoring integration
     )
 
 
