@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from bot.cards import Card
 from bot.domain import AlertTaken, MessageRef, UserRef
 from bot.events import AlertSeen
-from bot.ports import PlatformError
+from bot.ports import PlatformError, Unreachable
 from bot.service import AccountabilityService
 
 
@@ -46,6 +46,7 @@ class InMemoryPlatform:
     fail_posts: int = 0  # the next N posts raise PlatformError
     fail_updates: int = 0  # the next N updates raise PlatformError
     fail_lookups: int = 0  # the next N user lookups raise PlatformError
+    fail_directs: int = 0  # the next N direct messages raise a passing PlatformError
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def add_user(self, user_id: str, email: str, *, active: bool = True) -> None:
@@ -72,10 +73,14 @@ class InMemoryPlatform:
         self.sent.append(Sent("update", message.channel, card, message, message.thread))
 
     async def direct(self, *, user: UserRef, card: Card) -> MessageRef:
-        """Record a direct message; unreachable users raise PlatformError."""
+        """Record a direct message; unreachable users raise Unreachable, and the next
+        `fail_directs` messages a passing PlatformError."""
         known = self.users.get(user.id)
         if known is not None and not known.reachable:
-            raise PlatformError(f"cannot open a conversation with {user.id}")
+            raise Unreachable(f"cannot open a conversation with {user.id}")
+        if self.fail_directs:
+            self.fail_directs -= 1
+            raise PlatformError("fake platform is failing (5xx)")
         ref = self._next(f"D-{user.id}", None)
         self.sent.append(Sent("direct", ref.channel, card, ref, None, user))
         return ref

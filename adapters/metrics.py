@@ -25,6 +25,11 @@ class Metrics:
             ["system"],
             registry=r,
         )
+        self.escalations_deferred = Counter(
+            "accountability_escalations_deferred_total",
+            "Escalation direct messages kept due because the platform failed (retried)",
+            registry=r,
+        )
         self.escalations = Counter(
             "accountability_escalations_sent_total", "Escalation steps sent", registry=r
         )
@@ -85,6 +90,10 @@ class Metrics:
     def escalation_sent(self) -> None:
         """Count a sent step."""
         self.escalations.inc()
+
+    def escalation_deferred(self) -> None:
+        """Count a step kept due because the platform failed."""
+        self.escalations_deferred.inc()
 
     def acknowledged(self, *, seconds: float) -> None:
         """Observe acknowledgement latency."""

@@ -15,7 +15,7 @@ from bot.cards import Mention
 from bot.claims import Claims
 from bot.context import Context
 from bot.domain import BOT, Alert, AuditDraft, DueStep, PlannedStep
-from bot.ports import PlatformError
+from bot.ports import PlatformError, Unreachable
 from bot.registry import SystemView
 from bot.storage import Store
 
@@ -172,9 +172,20 @@ class Escalation:
             card = render.escalation_digest(alerts=[(a, s.label) for s, a in new])
         try:
             message = await self.context.platforms[platform].direct(user=user, card=card)
-        except PlatformError as exc:
-            log.warning("direct message to %s failed: %s", person, exc)
+        except Unreachable as exc:  # definite: recorded, and said in the thread
+            log.warning("%s cannot be reached on %s: %s", person, platform, exc)
             return done | {s.id: (None, False) for s, _ in new}
+        except PlatformError as exc:
+            # Passing (rate limit past the budget, 5xx, timeout): the steps stay leased and
+            # come back when the lease lapses; never marked sent as "not reached".
+            self.context.observer.escalation_deferred()
+            log.error(
+                "escalation to %s on %s deferred, the platform is failing (%s); retried",
+                person,
+                platform,
+                exc,
+            )
+            raise
         try:
             await self._sent_marks.record([(step, message.id) for step, _ in new])
         except Exception:  # the finish below records the id as well

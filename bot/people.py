@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
 
 from bot.cards import Card, Mention
 from bot.domain import UserRef
-from bot.ports import ChatPlatform, PlatformError
+from bot.ports import ChatPlatform, Clock, PlatformError
 from bot.registry import Registry
 
 log = logging.getLogger(__name__)
+
+MISS_FOR = timedelta(minutes=1)
 
 
 class People:
@@ -20,10 +24,22 @@ class People:
     platform reports for that id must equal the person's email.
     """
 
-    def __init__(self, *, registry: Registry, platforms: Mapping[str, ChatPlatform]) -> None:
+    def __init__(
+        self,
+        *,
+        registry: Registry,
+        platforms: Mapping[str, ChatPlatform],
+        clock: Clock | None = None,
+        miss_for: timedelta = MISS_FOR,
+    ) -> None:
         self._platforms = platforms
         self._users: dict[tuple[str, str], UserRef | None] = {}
         self._people: dict[UserRef, str | None] = {}
+        # "Not found" is not definite (Teams learns a roster later, a person joins the
+        # workspace): a miss is remembered only until then, found answers until a reload.
+        self._clock = clock
+        self._miss_for = miss_for
+        self._misses: dict[object, datetime] = {}
         self.use(registry)
 
     def use(self, registry: Registry) -> None:
@@ -31,6 +47,7 @@ class People:
         self._registry = registry
         self._users.clear()
         self._people.clear()
+        self._misses.clear()
         self._by_email = {p.email.lower(): key for key, p in registry.people.items()}
 
     def name(self, person: str | None) -> str:
@@ -44,7 +61,7 @@ class People:
         """The platform user of a registry person, or None when the platform does not know
         them. Raises PlatformError when the platform could not answer (nothing is cached)."""
         key = (person, platform)
-        if key in self._users:
+        if key in self._users and not self._expired(key, self._users):
             return self._users[key]
         spec = self._registry.people.get(person)
         found: UserRef | None = None
@@ -54,7 +71,7 @@ class People:
                 found = UserRef(platform, static)
             elif (chat := self._platforms.get(platform)) is not None:
                 found = await chat.find_user(email=spec.email)
-        self._users[key] = found
+        self._remember(self._users, key, found)
         if found is not None:
             self._people[found] = person
         return found
@@ -63,7 +80,7 @@ class People:
         """The registry person behind a platform user id, or None. A registry id wins: the
         email match applies only to people with no id on that platform. Raises PlatformError
         when the platform could not answer (nothing is cached)."""
-        if user in self._people:
+        if user in self._people and not self._expired(user, self._people):
             return self._people[user]
         static = user.platform in ("slack", "teams")
         for key, spec in self._registry.people.items():
@@ -81,8 +98,21 @@ class People:
                 and getattr(self._registry.people[found], user.platform)
             ):
                 found = None  # that person has another id on this platform
-        self._people[user] = found
+        self._remember(self._people, user, found)
         return found
+
+    def _remember(self, cache: dict[Any, Any], key: object, found: object) -> None:
+        cache[key] = found
+        if found is None and self._clock is not None:
+            self._misses[key] = self._clock.now() + self._miss_for
+
+    def _expired(self, key: object, cache: dict[Any, Any]) -> bool:
+        until = self._misses.get(key)
+        if until is None or self._clock is None or self._clock.now() < until:
+            return False
+        del self._misses[key]
+        cache.pop(key, None)
+        return True
 
     async def mention(self, person: str | None, *, platform: str) -> Mention:
         """A mention of a person for a card on one platform; just the name while the

@@ -18,6 +18,12 @@ class PlatformError(Exception):
     """A chat platform refused or failed a call (after the adapter's own retries)."""
 
 
+class Unreachable(PlatformError):
+    """A definite answer: this person or place cannot be reached (no such user, messages
+    refused, the bot not in the channel). Recorded and shown to a person; any other
+    PlatformError is a passing failure that delays the work and never drops it."""
+
+
 class Clock(Protocol):
     """Where the core reads the time; tests inject a clock they move by hand."""
 
@@ -65,6 +71,10 @@ class Observer(Protocol):
         """One escalation step was sent."""
         ...
 
+    def escalation_deferred(self) -> None:
+        """A due step was not sent because the platform is failing; it stays due."""
+        ...
+
     def acknowledged(self, *, seconds: float) -> None:
         """An alert was acknowledged this long after it opened."""
         ...
@@ -81,6 +91,9 @@ class NoObserver:
         """Ignore."""
 
     def escalation_sent(self) -> None:
+        """Ignore."""
+
+    def escalation_deferred(self) -> None:
         """Ignore."""
 
     def acknowledged(self, *, seconds: float) -> None:

@@ -65,7 +65,7 @@ class AccountabilityService:
             store=store,
             platforms=platforms,
             clock=clock,
-            people=People(registry=registry, platforms=platforms),
+            people=People(registry=registry, platforms=platforms, clock=clock),
             observer=observer or NoObserver(),
             stop_runner=stop_runner,
             worker=worker or uuid.uuid4().hex[:12],

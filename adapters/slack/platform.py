@@ -34,7 +34,7 @@ from adapters.slack import blocks
 from adapters.slack.translate import Identity
 from bot.cards import Card
 from bot.domain import MessageRef, UserRef
-from bot.ports import PlatformError
+from bot.ports import PlatformError, Unreachable
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,27 @@ class SlackCallError(PlatformError):
     def __init__(self, what: str, error: str) -> None:
         super().__init__(f"slack {what} failed: {error}")
         self.error = error
+
+
+class SlackUnreachable(SlackCallError, Unreachable):
+    """Slack's definite "cannot reach this person or channel"."""
+
+
+# Slack's answers that retrying cannot change; every other failure is passing.
+DEFINITE = frozenset(
+    {
+        "user_not_found",
+        "users_not_found",
+        "user_disabled",
+        "account_inactive",
+        "cannot_dm_bot",
+        "messages_tab_disabled",
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "restricted_action",
+    }
+)
 
 
 def _retry_after(response: HttpResponse) -> float:
@@ -217,7 +238,8 @@ class SlackPlatform:
             yield
         except SlackApiError as exc:
             error = exc.response.get("error", "unknown") if exc.response is not None else "unknown"
-            raise SlackCallError(what, str(error)) from exc
+            kind = SlackUnreachable if error in DEFINITE else SlackCallError
+            raise kind(what, str(error)) from exc
         except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
             raise SlackCallError(what, exc.__class__.__name__) from exc
 

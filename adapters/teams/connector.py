@@ -17,7 +17,7 @@ from msrest.exceptions import ClientRequestError, HttpOperationError
 
 from adapters.ratelimit import RateLimits
 from bot.cards import Card
-from bot.ports import PlatformError
+from bot.ports import PlatformError, Unreachable
 from store.conversations import TeamsConversation
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,10 @@ async def connector_call(call: Callable[[], Awaitable[T]], *, what: str, limits:
                 if status == 429:
                     await limits.wait_or_fail(wait=_retry_after(exc), what=what)
                     continue
-                raise PlatformError(f"Teams refused {what}: HTTP {status}") from exc
+                # 403 (not in the roster, chat blocked) and 404 (no such member or
+                # conversation) are definite; 5xx and the rest pass.
+                kind = Unreachable if status in (403, 404) else PlatformError
+                raise kind(f"Teams refused {what}: HTTP {status}") from exc
             except ClientRequestError as exc:
                 raise PlatformError(
                     f"Teams unreachable for {what}: {exc.__class__.__name__}"
