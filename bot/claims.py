@@ -7,13 +7,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot import render
 from bot.cards import Card
 from bot.context import Context
-from bot.domain import Alert, AlertTaken, MessageRef
-from bot.ports import ChatPlatform, PlatformError
+from bot.domain import BOT, Alert, AlertTaken, MessageRef
+from bot.ports import ChatPlatform, PlatformError, Unreachable
 from bot.registry import ChannelId, SystemView
 from bot.storm import Boards, Pace, Redraws
 
@@ -48,6 +48,7 @@ class Claims:
         self.pace = Pace(rate=channel_pace, burst=channel_burst, clock=clock)
         self.boards = Boards(clock=clock, quiet=timedelta(minutes=2))
         self.redraws = Redraws(clock=clock, interval=redraw_every)
+        self._told: dict[ChannelId, datetime] = {}  # channels reported unreachable, until
 
     async def publish(self, taken: AlertTaken) -> None:
         """Post or update the claim for a stored alert (platform I/O, after the commit)."""
@@ -86,13 +87,17 @@ class Claims:
             log.error("no platform %s for %d alerts", channel[0], len(alerts))
             return
         joining: list[Alert] = []
-        for alert in alerts:
-            if not joining and self.boards.current(channel) is None and self.pace.take(channel):
-                await self._post_own(chat, alert)
-            else:
-                joining.append(alert)
-        if joining:
-            await self._join_board(chat, joining)
+        try:
+            for alert in alerts:
+                if not joining and self.boards.current(channel) is None and self.pace.take(channel):
+                    await self._post_own(chat, alert)
+                else:
+                    joining.append(alert)
+            if joining:
+                await self._join_board(chat, joining)
+        except Unreachable as exc:
+            await self._cannot_post(alerts[0], exc)
+            raise
 
     async def post(self, alert_id: int, *, leased: Alert | None = None) -> bool:
         """Post the claim of an alert once, even when several workers try. `leased`: the
@@ -114,9 +119,15 @@ class Claims:
             log.error("no platform %s for alert %s", alert.platform, alert_id)
             return False
         channel = (alert.platform, alert.channel)
-        if self.boards.current(channel) is None and self.pace.take(channel):
-            return await self._post_own(chat, alert)
-        return alert.id in await self._join_board(chat, [alert])
+        try:
+            if self.boards.current(channel) is None and self.pace.take(channel):
+                return await self._post_own(chat, alert)
+            return alert.id in await self._join_board(chat, [alert])
+        except Unreachable as exc:
+            # The bot is not in the channel, or it does not exist: the claim stays unposted
+            # (retried, so it goes out once someone invites the bot) and a person is told.
+            await self._cannot_post(alert, exc)
+            raise
 
     async def _post_own(self, chat: ChatPlatform, alert: Alert) -> bool:
         """Post a claim message of its own in the alert's thread and record it."""
@@ -145,6 +156,36 @@ class Claims:
         if recorded:
             self.redraws.mark(board)
         return recorded
+
+    async def _cannot_post(self, alert: Alert, exc: Exception) -> None:
+        """Tell the channel's fallback owner, else the registry's admins, once an hour (per
+        process), that claims cannot be posted in a channel, and record it."""
+        context = self.context
+        now = context.clock.now()
+        where = ChannelId(alert.platform, alert.channel)
+        if self._told.get(where, now) > now:
+            return
+        self._told[where] = now + timedelta(hours=1)
+        registry = context.registry
+        fallback = registry.fallback_for(where)
+        told = [fallback] if fallback else list(registry.admins)
+        card = render.notice(
+            f"I cannot post claims in {alert.channel}",
+            f"Posting the claim of alert {alert.id} ({alert.title}) failed: {exc}.",
+            "Invite me to the channel (Slack: /invite @Accountability) or fix the channel "
+            "in the registry; the claim is posted as soon as I can.",
+            tone="warning",
+        )
+        reached = [p for p in told if await context.people.deliver(person=p, card=card)]
+        async with context.store.transaction() as tx:
+            await tx.evidence.append(
+                at=now,
+                actor=BOT,
+                action="claim.channel_unreachable",
+                system=alert.system,
+                alert_id=alert.id,
+                detail={"channel": f"{alert.platform}:{alert.channel}", "told": reached},
+            )
 
     async def post_unposted(self) -> list[int]:
         """Post the claims whose posting lease lapsed unposted (a crash, a platform outage);

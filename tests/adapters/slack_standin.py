@@ -92,6 +92,7 @@ class SlackStandIn:
     messages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     webhook_status: int = 200
     channel_window: float | None = None  # refuse a 2nd post to a channel within this many s
+    refuse_posts: dict[str, str] = field(default_factory=dict)  # channel -> Slack error
     socket_acks: list[dict[str, Any]] = field(default_factory=list)
     # While a gate is closed, Web API calls (api_gate) or webhooks (webhook_gate) wait for it:
     # tests use them to show that Slack got its answer before the slow work finished.
@@ -263,6 +264,8 @@ class SlackStandIn:
             channel = str(args.get("channel", ""))
             if not channel:
                 return {"ok": False, "error": "channel_not_found"}
+            if channel in self.refuse_posts:  # not invited (not_in_channel), gone, archived
+                return {"ok": False, "error": self.refuse_posts[channel]}
             ts = self._next_ts()
             message = {
                 "type": "message",
