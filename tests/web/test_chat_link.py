@@ -95,7 +95,7 @@ async def standin() -> AsyncIterator[ConnectorStandIn]:
 async def test_teams_console_link_by_direct_message(
     tmp_path: Path, standin: ConnectorStandIn
 ) -> None:
-    async with running_bot(tmp_path) as bot:
+    async with running_bot(tmp_path, standin=standin) as bot:
         status, _ = await bot.post(personal(standin.service_url, BOB, "console"))
         assert status == 200
         await standin.wait_for(lambda: len(standin.messages(personal_chat(BOB))) >= 2)
