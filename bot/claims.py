@@ -49,6 +49,7 @@ class Claims:
         self.boards = Boards(clock=clock, quiet=timedelta(minutes=2))
         self.redraws = Redraws(clock=clock, interval=redraw_every)
         self._told: dict[ChannelId, datetime] = {}  # channels reported unreachable, until
+        self._posting: set[int] = set()  # alerts whose own claim this process is posting
 
     async def publish(self, taken: AlertTaken) -> None:
         """Post or update the claim for a stored alert (platform I/O, after the commit)."""
@@ -130,12 +131,20 @@ class Claims:
             raise
 
     async def _post_own(self, chat: ChatPlatform, alert: Alert) -> bool:
-        """Post a claim message of its own in the alert's thread and record it."""
-        card = await self.card(alert)
-        thread = alert.source.thread_root if alert.source else None
-        message = await chat.post(channel=alert.channel, card=card, thread=thread)
-        async with self.context.store.transaction() as tx:
-            recorded = await tx.alerts.set_claim(alert_id=alert.id, message=message)
+        """Post a claim message of its own in the alert's thread and record it. Never twice
+        at once in this process: a post slower than its lease (a channel's queue, a long
+        Retry-After) is not posted again by this process's tick meanwhile."""
+        if alert.id in self._posting:
+            return False
+        self._posting.add(alert.id)
+        try:
+            card = await self.card(alert)
+            thread = alert.source.thread_root if alert.source else None
+            message = await chat.post(channel=alert.channel, card=card, thread=thread)
+            async with self.context.store.transaction() as tx:
+                recorded = await tx.alerts.set_claim(alert_id=alert.id, message=message)
+        finally:
+            self._posting.discard(alert.id)
         if not recorded:  # a posting lease lapsed mid-post and another worker posted too
             log.warning(
                 "alert %s was claimed twice in %s; the first claim stands",
