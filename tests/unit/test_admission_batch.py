@@ -23,6 +23,7 @@ def seen(text: str, event: str, *, author: UserRef | None = None) -> AlertSeen:
         event_id=event,
         message=MessageRef("slack", "C0ALERTS1", f"1700000000.{event[-4:]}"),
         author=author,
+        integration=None if author else "slack:B0MONITOR",  # an integration's post
     )
 
 

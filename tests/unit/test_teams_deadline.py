@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 import requests
-from msrest.exceptions import HttpOperationError
 
 from adapters.ratelimit import RateLimited, RateLimits
 from adapters.runtime import LEASE
+from adapters.teams import connector
 from adapters.teams.connector import connector_call
 
 
@@ -47,13 +47,15 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         return self.virtual
 
 
-def _throttled(retry_after: str) -> HttpOperationError:
-    """What msrest raises when the Bot Framework connector answers 429."""
+def _throttled(retry_after: str) -> Exception:
+    """What msrest raises when the Bot Framework connector answers 429 (the class the
+    connector catches; SDK imports stay inside adapters/teams)."""
     response = requests.Response()
     response.status_code = 429
     response.headers["Retry-After"] = retry_after
     response._content = b'{"error": {"code": "TooManyRequests"}}'
-    return HttpOperationError(None, response)
+    error: Exception = connector.HttpOperationError(None, response)
+    return error
 
 
 def _connector(answers: list[str | None]) -> tuple[Callable[[], Awaitable[str]], list[float]]:

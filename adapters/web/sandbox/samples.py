@@ -62,6 +62,7 @@ class Sample:
             fingerprint=self.fingerprint,
             status=self.status,
             link=self.link,
+            integration="sandbox:monitor",  # the samples play one monitoring integration
         )
 
 
