@@ -110,6 +110,34 @@ def cmd_who_owns(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_review(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the incident review of one alert: the seven answers with their sources."""
+    from adapters.runtime import build_runtime
+    from bot.review_views import markdown, to_json
+
+    alert_id = args.alert_id.lstrip("#")
+    if not (alert_id.isascii() and alert_id.isdigit() and len(alert_id) <= 18):
+        print(f"review: {args.alert_id!r} is not an alert id (a number)", file=sys.stderr)
+        return 2
+
+    async def run() -> str | None:
+        runtime = await build_runtime(settings)
+        try:
+            found = await runtime.service.review(alert_id=int(alert_id))
+        finally:
+            await runtime.store.close()
+        if found is None:
+            return None
+        return to_json(found) if args.format == "json" else markdown(found)
+
+    text = asyncio.run(run())
+    if text is None:
+        print(f"review: no alert #{alert_id} is on record", file=sys.stderr)
+        return 1
+    print(text, end="" if text.endswith("\n") else "\n")
+    return 0
+
+
 def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     """Verify or export the evidence log."""
     from store.database import open_store
@@ -326,6 +354,10 @@ def parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="print who would get which digest; send nothing"
     )
     gov.set_defaults(run=cmd_governance)
+    rv = sub.add_parser("review", help="the incident review of one alert (the seven questions)")
+    rv.add_argument("alert_id")
+    rv.add_argument("--format", choices=("md", "json"), default="md")
+    rv.set_defaults(run=cmd_review)
     package = sub.add_parser("teams-package", help="write the Teams app zip (uses TEAMS_APP_ID)")
     package.add_argument("--output", "-o", default="accountability-bot-teams.zip")
     package.set_defaults(run=cmd_teams_package)

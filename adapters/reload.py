@@ -122,6 +122,10 @@ class RegistryReloader:
             return result
 
     async def _use(self, registry: Registry, digest: str, *, reason: str) -> ReloadResult:
+        try:  # before it is used: alerts taken under it name a version on record
+            await self.runtime.service.remember_registry(registry)
+        except Exception:
+            log.exception("could not keep the reloaded registry's text; reviews will lack it")
         self.runtime.service.use_registry(registry)
         previous, self.good_digest, self.last_error = self.good_digest, digest, None
         self.runtime.metrics.registry_reloads.labels("applied").inc()

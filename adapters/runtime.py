@@ -142,6 +142,7 @@ async def build_runtime(
         sign_in_links=signins,
         public_url=settings.base_url,
     )
+    await service.remember_registry()  # every version alerts are taken under is kept
     log.info(
         "runtime ready",
         extra={

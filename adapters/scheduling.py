@@ -37,6 +37,7 @@ SKEW = timedelta(seconds=30)
 CATCH_UP = timedelta(hours=1)
 SHUTDOWN_GRACE = 10.0
 TIMEBOX_EVERY = 60  # seconds between looks for undecided digests past their time box
+FOLLOW_UP_EVERY = 60  # seconds between looks for follow-ups come due
 _DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 
 
@@ -233,6 +234,18 @@ class Jobs:
                 "undecided digest escalated",
                 extra={"system": escalated.system, "to": list(escalated.to)},
             )
+    async def follow_ups(self) -> None:
+        """Chase follow-up actions come due (each reminder sent once across replicas)."""
+        await self._track(self._follow_ups)
+
+    async def _follow_ups(self) -> None:
+        try:
+            reminded, escalated = await self.runtime.service.chase_follow_ups()
+        except Exception:
+            log.exception("follow-up chase failed; they stay due")
+            return
+        if reminded or escalated:
+            log.info("follow-ups chased", extra={"reminded": reminded, "escalated": escalated})
 
     def start(self) -> None:
         """Add the jobs and start; catch up a scan no replica ran if it is due only just."""
@@ -267,6 +280,14 @@ class Jobs:
             max_instances=1,
             coalesce=True,
             id="decision-timebox",
+        )
+        self.scheduler.add_job(
+            self.follow_ups,
+            "interval",
+            seconds=FOLLOW_UP_EVERY,
+            max_instances=1,
+            coalesce=True,
+            id="follow-ups",
         )
         now = self.runtime.clock.now()
         catch_up = (

@@ -202,6 +202,8 @@ class Admission:
         for i, plan in later:
             results[i] = _repeat(counted, plan.open_key)
         await tx.steps.add_many(steps=steps)
+        # The registry in force now is the one a review names as the owner then.
+        await tx.reviews.set_alert_versions(alert_ids=list(steps), version=context.registry.version)
         await tx.evidence.append_many(entries=evidence)
 
     async def _resolve_from_text(

@@ -16,6 +16,11 @@ STOP_CONFIRM = "stop.confirm"
 STOP_CANCEL = "stop.cancel"
 ROLE_CONFIRM = "role.confirm"
 ROLE_HAND_OFF = "role.handoff"
+REVIEW = "alert.review"  # on resolved claims: the incident review
+FORM_OPEN = "review.form"  # offer the resolve form again
+FORM_SUBMIT = "review.submit"
+FORM_SKIP = "review.skip"
+FOLLOW_UP_DONE = "followup.done"
 
 
 @dataclass(frozen=True)
@@ -82,9 +87,38 @@ class Card:
 
 
 @dataclass(frozen=True)
+class FormField:
+    """One input of a form: a choice (`choices` as (value, label)), a line of text, or a date
+    (YYYY-MM-DD). `initial` is filled in."""
+
+    name: str
+    label: str
+    kind: Literal["choice", "text", "date"]
+    choices: tuple[tuple[str, str], ...] = ()
+    initial: str = ""
+    max_length: int = 200
+
+
+@dataclass(frozen=True)
+class Form:
+    """A short form: a Slack modal, an Adaptive Card with inputs. Submitting sends `submit`
+    with `value` and the fields; skipping sends `skip` with `value`."""
+
+    title: str
+    intro: str
+    fields: tuple[FormField, ...]
+    submit: str
+    skip: str
+    value: str
+
+
+@dataclass(frozen=True)
 class Reply:
-    """The answer to a command or click: shown to the asker only unless `public`."""
+    """The answer to a command or click: shown to the asker only unless `public`. A `form`
+    is offered to the asker (a modal where the platform has them); `card` then says what it
+    is for, with buttons to open or skip it where the form cannot be shown at once."""
 
     card: Card
     public: bool = False
     replace_original: bool = False
+    form: Form | None = None

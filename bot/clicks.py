@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from bot import cards, render
+from bot import cards, learning, render
 from bot.cards import Reply
 from bot.claims import Claims
 from bot.context import Context, actor_of
@@ -96,6 +96,8 @@ class Clicks:
                 )
             )
         await self.claims.refresh(changed)
+        if target == AlertState.RESOLVED:
+            return learning.offer(context, changed)
         return None
 
     async def on_board(self, event: ButtonClicked) -> Reply:

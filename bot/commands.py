@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 
-from bot import decisions, render, stops
+from bot import decisions, follow_ups, render, stops
 from bot.cards import Card, Reply
 from bot.context import Context
 from bot.events import CommandGiven
@@ -118,6 +118,7 @@ class Commands:
             confirmations = await tx.ownership.confirmations(system=system.id)
             open_alerts = await tx.alerts.unresolved(system=system.id)
             status = await tx.stops.status(system=system.id)
+            open_items = await tx.reviews.open_follow_ups(system=system.id)
         holders = {
             role: await context.people.mention(person, platform=platform)
             for role, person in system.roles().items()
@@ -132,4 +133,5 @@ class Commands:
             status=status,
         )
         rights = tuple(decisions.rights_lines(context, system))
-        return dataclasses.replace(card, lines=card.lines + rights)
+        lines = card.lines + rights + follow_ups.open_lines(context, open_items)
+        return dataclasses.replace(card, lines=lines)

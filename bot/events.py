@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Literal
 
 from bot.domain import MessageRef, UserRef
@@ -45,6 +46,7 @@ class ButtonClicked:
     message: MessageRef | None = None
     target: UserRef | None = None
     text: str = ""
+    fields: Mapping[str, str] = field(default_factory=dict)  # a form's answers, capped
 
     def record_id(self) -> int | None:
         """The button's value as the id of a stored record, or None when it is not one."""
@@ -52,7 +54,7 @@ class ButtonClicked:
         return int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else None
 
 
-Command = Literal["who-owns", "stop", "resume", "help", "console", "who-decides"]
+Command = Literal["who-owns", "stop", "resume", "help", "console", "who-decides", "review"]
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ def alert_buttons(alert: Alert) -> tuple[Button, ...]:
         return (Button(cards.ACK, "Acknowledge", value, style="primary"), resolve, hand_off)
     if alert.state == AlertState.ACKNOWLEDGED:
         return (resolve, hand_off)
-    return ()
+    return (Button(cards.REVIEW, "Review", value),)
 
 
 def claim_card(
@@ -332,4 +332,5 @@ def help_card() -> Card:
         "who-decides <system> [category]: the steward's weekly decision and the decision rights.",
         "stop <system> [reason]: stop a system (stop-authority holder only, with confirmation).",
         "resume <system>: resume a stopped system (stop-authority holder only).",
+        "review <alert id | system>: the incident review (a system: its latest resolved alert).",
     )

@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
-from bot import cards, decisions, render, roles, stops
+from bot import cards, decisions, follow_ups, learning, render, roles, stops
 from bot.cards import Reply
 from bot.clicks import Clicks
 from bot.commands import Commands
 from bot.console_link import ConsoleDesk
 from bot.context import Context
 from bot.events import ButtonClicked, CommandGiven
+from bot.incidents import Incidents
 from bot.scorecard_views import DECIDE
 
 ClickHandler = Callable[[ButtonClicked], Awaitable[Reply | None]]
@@ -46,7 +47,12 @@ class Router:
 
 
 def routes(
-    context: Context, *, clicks: Clicks, commands: Commands, console: ConsoleDesk
+    context: Context,
+    *,
+    clicks: Clicks,
+    commands: Commands,
+    console: ConsoleDesk,
+    incidents: Incidents,
 ) -> Router:
     """The table: every button action and every command the bot answers."""
 
@@ -61,6 +67,14 @@ def routes(
 
     async def decide(event: ButtonClicked) -> Reply | None:
         return await decisions.decide_click(context, event)
+    async def form_open(event: ButtonClicked) -> Reply | None:
+        return await learning.open_click(context, event)
+
+    async def form_answer(event: ButtonClicked) -> Reply | None:
+        return await learning.submit(context, event)
+
+    async def follow_up_done(event: ButtonClicked) -> Reply | None:
+        return await follow_ups.done_click(context, event)
 
     return Router(
         actions={
@@ -73,6 +87,11 @@ def routes(
             cards.ROLE_CONFIRM: role_confirm,
             cards.ROLE_HAND_OFF: role_hand_off,
             DECIDE: decide,
+            cards.REVIEW: incidents.click,
+            cards.FORM_OPEN: form_open,
+            cards.FORM_SUBMIT: form_answer,
+            cards.FORM_SKIP: form_answer,
+            cards.FOLLOW_UP_DONE: follow_up_done,
         },
         commands={
             "help": commands.help,
@@ -81,5 +100,6 @@ def routes(
             "stop": commands.stop,
             "resume": commands.resume,
             "console": console.command,
+            "review": incidents.command,
         },
     )

@@ -10,6 +10,10 @@ neutral events; the scheduler calls `tick` and `stale_scan`. No module of bot/ i
     governance (bot.governance) steward digests, the decision time box    governance,
                                 and scorecards                            decision_timebox,
                                                                           scorecards
+    incidents  (bot.incidents)  registry versions, incident reviews       remember_registry,
+                                                                          review
+    learning   (bot.learning)   the resolve form                          (clicks)
+    follow_ups (bot.follow_ups) follow-up actions chased once             chase_follow_ups
 """
 
 from __future__ import annotations
@@ -18,8 +22,8 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
+from bot import follow_ups, learning, stale
 from bot import governance as cadence
-from bot import stale
 from bot.admission import Admission
 from bot.cards import Card, Reply
 from bot.claims import Claims
@@ -31,9 +35,11 @@ from bot.domain import AlertTaken
 from bot.escalation import Escalation, TickReport
 from bot.events import AlertSeen, ButtonClicked, CommandGiven
 from bot.housekeeping import Housekeeping
+from bot.incidents import Incidents
 from bot.people import People
 from bot.ports import ChatPlatform, Clock, NoObserver, Observer, StopRunner
 from bot.registry import ChannelId, Registry, SystemView
+from bot.review import Review
 from bot.router import routes
 from bot.scorecard import Scorecard
 from bot.storage import Store, Transaction
@@ -82,8 +88,10 @@ class AccountabilityService:
         self.escalation = Escalation(self.context, self.claims)
         self.housekeeping = Housekeeping(self.context)
         self.commands = Commands(self.context)
+        self.incidents = Incidents(self.context)
         self.router = routes(
             self.context,
+            incidents=self.incidents,
             clicks=Clicks(self.context, self.claims),
             commands=self.commands,
             console=ConsoleDesk(self.context, links=sign_in_links, public_url=public_url),
@@ -150,6 +158,8 @@ class AccountabilityService:
     async def publish(self, taken: AlertTaken) -> None:
         """Post or update the claim of a stored alert (platform I/O, after the commit)."""
         await self.claims.publish(taken)
+        if taken.outcome == "resolved" and taken.alert is not None:
+            await learning.offer_by_message(self.context, taken.alert)
 
     async def point_to_claim(
         self, *, alert_id: int, channels: tuple[ChannelId, ...]
@@ -200,6 +210,17 @@ class AccountabilityService:
     ) -> list[Scorecard]:
         """The scorecards of `systems` for the period of `length` ending `now`."""
         return await cadence.scorecards_at(self.context, systems=systems, now=now, length=length)
+    async def remember_registry(self, registry: Registry | None = None) -> bool:
+        """Keep a registry (default: the one in force) on record; False if kept before."""
+        return await self.incidents.remember_registry(registry)
+
+    async def review(self, *, alert_id: int) -> Review | None:
+        """The incident review of one alert (the CLI prints it); None when unknown."""
+        return await self.incidents.review(alert_id=alert_id)
+
+    async def chase_follow_ups(self) -> tuple[int, int]:
+        """Remind owners of due follow-ups, then their stewards, once across replicas."""
+        return await follow_ups.chase(self.context)
 
     async def deliver(self, *, person: str, card: Card, prefer: Sequence[str] = ()) -> str | None:
         """Send a card to a person directly; the platform used, or None when none could."""

@@ -22,6 +22,7 @@ from bot.domain import (
     StopRequest,
     SystemStatus,
 )
+from bot.review_storage import Reviews
 from bot.scorecard import DigestRecord, Record
 
 
@@ -382,6 +383,12 @@ class Transaction(Protocol):
     @property
     def governance(self) -> Governance:
         """Scorecard reads, steward digests and decisions."""
+        ...
+
+
+    @property
+    def reviews(self) -> Reviews:
+        """Incident-review records."""
         ...
 
 

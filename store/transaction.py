@@ -1,7 +1,7 @@
 """One database transaction as the core sees it: a unit of work holding one repository per
 aggregate (`tx.alerts`, `tx.steps`, `tx.stops`, `tx.evidence`, `tx.ownership`, `tx.jobs`,
-`tx.governance`, and the Teams adapter's `tx.conversations`). Nothing here commits: the
-Store does."""
+`tx.governance`, `tx.reviews`, and the Teams adapter's `tx.conversations`). Nothing here
+commits: the Store does."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from store.evidence import SqlEvidence
 from store.governance import GovernanceRepository
 from store.jobs import SqlJobs
 from store.ownership import SqlOwnership
+from store.reviews import SqlReviews
 from store.steps import SqlSteps
 from store.stops import SqlStops
 
@@ -30,6 +31,7 @@ class SqlTransaction:
         self.jobs = SqlJobs(session)
         self.conversations = SqlConversations(session)
         self.governance = GovernanceRepository(session)
+        self.reviews = SqlReviews(session)
 
     async def flush(self) -> None:
         """Write what the repositories keep in memory (the audit chain's tip) before commit."""

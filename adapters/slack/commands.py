@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from bot.events import Command
 
-COMMANDS: tuple[Command, ...] = ("who-owns", "who-decides", "stop", "resume", "help")
+COMMANDS: tuple[Command, ...] = ("who-owns", "who-decides", "stop", "resume", "help", "review")
 UMBRELLA = "accountability"
 _WORDS: tuple[Command, ...] = (*COMMANDS, "console")
 

@@ -34,6 +34,7 @@ _COMMANDS: dict[str, Command] = {
     "resume": "resume",
     "help": "help",
     "?": "help",
+    "review": "review",
     "console": "console",
 }
 _TEXT_KEYS = frozenset(

@@ -48,7 +48,7 @@ def test_the_package_carries_the_app_id_scopes_commands_and_icons(
     assert bot["scopes"] == ["personal", "team", "groupChat"]
     [commands] = bot["commandLists"]
     titles = [c["title"] for c in commands["commands"]]
-    assert titles == ["who-owns", "who-decides", "stop", "resume", "console", "help"]
+    assert titles == ["who-owns", "who-decides", "stop", "resume", "review", "console", "help"]
     rsc = {p["name"] for p in manifest["authorization"]["permissions"]["resourceSpecific"]}
     assert "ChannelMessage.Read.Group" in rsc
     assert manifest["icons"] == {"color": "color.png", "outline": "outline.png"}
