@@ -263,7 +263,8 @@ async def submit(context: Context, event: ButtonClicked) -> Reply | None:
                 "Already answered",
                 f"The review questions of alert #{alert.id} were answered already; "
                 "nothing changed.",
-            )
+            ),
+            replace_original=True,
         )
     if skipped:
         return Reply(
@@ -281,4 +282,7 @@ async def submit(context: Context, event: ButtonClicked) -> Reply | None:
             f"Follow-up #{follow_up.id}: {follow_up.action} (owner "
             f"{context.people.name(follow_up.owner)}, due {when(follow_up.due_at)})."
         )
-    return Reply(render.notice(f"Recorded: review of alert #{alert.id}", *lines, tone="ok"))
+    return Reply(
+        render.notice(f"Recorded: review of alert #{alert.id}", *lines, tone="ok"),
+        replace_original=True,
+    )

@@ -29,13 +29,13 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.signature import SignatureVerifier
 
 from adapters.inbound import clean, load_json
-from adapters.slack import events, translate
+from adapters.slack import events, forms, translate
 from adapters.slack.checks import check_payload
 from adapters.slack.platform import SlackPlatform
 from adapters.slack.translate import ClickContext, Identity
 from bot import render
 from bot.admission import watched_ids
-from bot.cards import Card, Reply
+from bot.cards import FORM_SKIP, FORM_SUBMIT, Card, Reply
 from bot.events import AlertSeen, ButtonClicked
 from bot.ports import PlatformError
 from store.inbox import Delivery
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
+FORM_VIEWS = re.compile("^" + re.escape(FORM_SUBMIT) + "$")
 
 
 class SlackAdapter:
@@ -154,6 +155,14 @@ class SlackAdapter:
         async def on_other_action(ack: Any) -> None:
             await ack()
 
+        @bolt.view_submission(FORM_VIEWS)
+        async def on_form(ack: Any, body: dict[str, Any]) -> None:
+            await self.answer_form(ack, body)
+
+        @bolt.view_closed(FORM_VIEWS)
+        async def on_form_closed(ack: Any, body: dict[str, Any]) -> None:
+            await self.answer_form(ack, body)
+
     async def take_message(self, body: Mapping[str, Any], me: Identity) -> BoltResponse | None:
         """Store the alert in a message event before Slack hears back (Socket Mode, or HTTP
         without an inbox); 503 when storage fails."""
@@ -206,13 +215,39 @@ class SlackAdapter:
             prefer_response_url=True,
         )
 
+    async def answer_form(self, ack: Any, body: Mapping[str, Any]) -> None:
+        """A resolve form submitted or closed ("Skip"): recorded by the core before Slack
+        hears back; the modal then shows the outcome (or the refusal)."""
+        click = forms.click_from_view(body, skip=FORM_SKIP)
+        if click is None:
+            await ack()
+            return
+        try:
+            reply = await self.runtime.service.click(click)
+        except Exception:
+            log.exception("form failed", extra={"action": click.action})
+            reply = Reply(render.failed())
+        if reply is None or body.get("type") != "view_submission":
+            await ack()
+        else:
+            await ack(response_action="update", view=forms.result_view(reply.card))
+
     async def answer_click(self, click: ButtonClicked, where: ClickContext) -> None:
-        """Let the core handle a click and show its answer to the clicker."""
+        """Let the core handle a click and show its answer to the clicker; a form it offers
+        opens as a modal, or, when that fails, its card offers to open it later."""
         try:
             reply = await self.runtime.service.click(click)
         except Exception:
             log.exception("click failed", extra={"action": click.action})
             reply = Reply(render.failed())
+        if reply is not None and reply.form is not None and where.trigger_id:
+            try:
+                await self.platform.open_view(
+                    trigger_id=where.trigger_id, view=forms.modal(reply.form)
+                )
+                return
+            except PlatformError as exc:  # an expired trigger: the card's buttons open it
+                log.warning("could not open the resolve form: %s", exc)
         if reply is not None:
             await self._answer(reply, where, prefer_response_url=where.ephemeral)
 

@@ -318,6 +318,11 @@ class SlackPlatform:
 
     # ---- Slack-only answers (used by adapters.slack.app) -------------------------------------
 
+    async def open_view(self, *, trigger_id: str, view: dict[str, Any]) -> None:
+        """Open a modal for the person whose click carried `trigger_id` (valid 3 s)."""
+        async with self._call("views.open"):
+            await self.client.views_open(trigger_id=trigger_id, view=view)
+
     async def post_ephemeral(
         self, *, channel: str, user: str, card: Card, thread: str | None = None
     ) -> None:

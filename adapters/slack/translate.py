@@ -263,6 +263,7 @@ class ClickContext:
     thread: str | None
     response_url: str | None
     ephemeral: bool
+    trigger_id: str | None = None  # lets the answer open a modal (for 3 s)
 
 
 def click_from_payload(body: Mapping[str, Any]) -> tuple[ButtonClicked, ClickContext] | None:
@@ -302,7 +303,14 @@ def click_from_payload(body: Mapping[str, Any]) -> tuple[ButtonClicked, ClickCon
         target=target,
         text=typed_text(body),
     )
-    return click, ClickContext(user, channel, thread, _str(body.get("response_url")), ephemeral)
+    return click, ClickContext(
+        user,
+        channel,
+        thread,
+        _str(body.get("response_url")),
+        ephemeral,
+        trigger_id=_str(body.get("trigger_id")),
+    )
 
 
 def typed_text(body: Mapping[str, Any]) -> str:

@@ -13,11 +13,11 @@ from botbuilder.core import ActivityHandler, InvokeResponse, TurnContext
 from botbuilder.schema import Activity
 
 from adapters.inbox_worker import record_seen
-from adapters.teams import adaptive, translate
+from adapters.teams import adaptive, forms, translate
 from adapters.teams.connector import capture_updates, warm_token
 from adapters.teams.platform import TeamsPlatform
 from bot import render
-from bot.cards import Card, Reply
+from bot.cards import Card, Form, Reply
 from bot.domain import MessageRef
 from bot.events import AlertSeen, ButtonClicked, CommandGiven
 from bot.ports import PlatformError
@@ -84,6 +84,15 @@ class TeamsBot(ActivityHandler):  # type: ignore[misc]
             await self.platform.call(lambda: turn_context.send_activity(activity), what="a reply")
         except PlatformError as exc:
             log.warning("teams reply failed: %s", exc)
+
+    async def _send_form(self, turn_context: TurnContext, form: Form) -> None:
+        """The resolve form, in the conversation of the click (the answer is the person's)."""
+        activity = Activity().deserialize(forms.form_activity(form))
+        await warm_token(turn_context)
+        try:
+            await self.platform.call(lambda: turn_context.send_activity(activity), what="a form")
+        except PlatformError as exc:
+            log.warning("teams form failed: %s", exc)
 
     async def _replace(self, turn_context: TurnContext, message_id: str, card: Card) -> None:
         activity = Activity().deserialize(adaptive.message_activity(card, message_id=message_id))
@@ -155,6 +164,9 @@ class TeamsBot(ActivityHandler):  # type: ignore[misc]
             if outcome is None or outcome[0] is None:
                 return  # still running, or the claim was updated in place already
             reply = outcome[0]
+            if reply.form is not None:
+                await self._send_form(turn_context, reply.form)
+                return
             if reply.replace_original and inbound.reply_to_id:
                 await self._replace(turn_context, inbound.reply_to_id, reply.card)
             else:
@@ -211,6 +223,9 @@ class TeamsBot(ActivityHandler):  # type: ignore[misc]
                 body=adaptive.invoke_message("Working on it: the result will replace this card."),
             )
         reply, updated = outcome
+        if reply is not None and reply.form is not None:
+            await self._send_form(turn_context, reply.form)
+            reply = None if updated else Reply(reply.card)
         if reply is None:
             body = (
                 adaptive.invoke_card(updated[-1]) if updated else adaptive.invoke_message("Done.")

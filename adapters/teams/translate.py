@@ -18,6 +18,8 @@ from bot.text import html_to_text as plain_lines
 
 PLATFORM = "teams"
 CARD_ACTION = "adaptiveCard/action"
+MAX_FIELDS = 16  # a form's inputs come back beside the action's data
+FIELD_CAP = 500
 TARGET_INPUT = "target"
 TEXT_INPUT = "text_field"  # the id of a card's one-line text box (merged into the click's data)
 TEXT_CAP_CLICK = 1_000
@@ -373,6 +375,11 @@ def to_click(inbound: Inbound) -> ButtonClicked | None:
         raise BadActivity("`data.value` must be a string")
     target = data.get(TARGET_INPUT)
     typed = data.get(TEXT_INPUT)
+    fields = {
+        str(k)[:64]: v[:FIELD_CAP]
+        for k, v in list(data.items())[:MAX_FIELDS]
+        if isinstance(v, str) and k not in ("action", "value", TARGET_INPUT, TEXT_INPUT)
+    }
     message = (
         MessageRef(PLATFORM, inbound.channel, inbound.reply_to_id, inbound.thread)
         if inbound.reply_to_id
@@ -385,4 +392,5 @@ def to_click(inbound: Inbound) -> ButtonClicked | None:
         message=message,
         target=UserRef(PLATFORM, target) if isinstance(target, str) and target else None,
         text=clean_text(typed, cap=TEXT_CAP_CLICK) if isinstance(typed, str) else "",
+        fields=fields,
     )
