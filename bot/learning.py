@@ -271,7 +271,8 @@ async def submit(context: Context, event: ButtonClicked) -> Reply | None:
             render.notice(
                 f"Skipped: alert #{alert.id}",
                 'The review will say "not recorded" for why it passed and the failure class.',
-            )
+            ),
+            replace_original=True,
         )
     lines = [
         f"Failure class: {FAILURE_CLASSES.get(answers.failure_class or '', 'not recorded')}.",
