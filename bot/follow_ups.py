@@ -13,7 +13,7 @@ from bot.context import Context, actor_of
 from bot.events import ButtonClicked
 from bot.review import FollowUp, when
 
-ESCALATE_AFTER = timedelta(days=1)  # past due, still open: the steward hears of it
+ESCALATE_AFTER = timedelta(days=1)  # reminded, still open: the steward hears of it
 
 
 def follow_up_card(context: Context, item: FollowUp, *, title: str) -> Card:
@@ -31,12 +31,15 @@ def follow_up_card(context: Context, item: FollowUp, *, title: str) -> Card:
 
 
 async def chase(context: Context) -> tuple[int, int]:
-    """Remind owners of follow-ups come due, and tell the steward (the registry's admins for
-    a follow-up of no system) of those still open a day past due. Each step is marked, with
-    its evidence, before it is sent: replicas send it once. Returns (reminded, escalated)."""
+    """Remind owners of follow-ups come due, and tell the steward (a registry admin for a
+    follow-up of no system) of those still open a day after their reminder. Each step is
+    marked, with its evidence, before it is sent: replicas send it once. Returns (reminded,
+    escalated)."""
     now = context.clock.now()
     async with context.store.transaction() as tx:
-        remind, escalate = await tx.reviews.follow_ups_to_chase(now=now)
+        remind, escalate = await tx.reviews.follow_ups_to_chase(
+            now=now, escalate_after=ESCALATE_AFTER
+        )
     reminded = escalated = 0
     for item in remind:
         async with context.store.transaction() as tx:
@@ -57,7 +60,7 @@ async def chase(context: Context) -> tuple[int, int]:
     for item in escalate:
         system = context.registry.system(item.system) if item.system else None
         steward = system.steward if system else next(iter(context.registry.admins), None)
-        if now - item.due_at < ESCALATE_AFTER or steward is None:
+        if steward is None:
             continue
         async with context.store.transaction() as tx:
             mine = await tx.reviews.mark_follow_up(follow_up_id=item.id, at=now, step="escalated")

@@ -4,7 +4,7 @@ version each alert was taken under, resolve forms, follow-up actions and their c
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.review import FollowUp, ReviewRecord
@@ -70,8 +70,11 @@ class Reviews(Protocol):
         """Follow-ups not done yet, oldest due first."""
         ...
 
-    async def follow_ups_to_chase(self, *, now: datetime) -> tuple[list[FollowUp], list[FollowUp]]:
-        """Open follow-ups past due: (to remind their owner, to tell the steward)."""
+    async def follow_ups_to_chase(
+        self, *, now: datetime, escalate_after: timedelta = ...
+    ) -> tuple[list[FollowUp], list[FollowUp]]:
+        """Open follow-ups past due: (to remind their owner, reminded `escalate_after` ago
+        and still open: to tell the steward)."""
         ...
 
     async def mark_follow_up(self, *, follow_up_id: int, at: datetime, step: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
@@ -46,6 +46,11 @@ def _follow_up(row: Any) -> FollowUp:
         alert_id=row.alert_id,
         system=row.system,
     )
+
+
+def _aware(at: datetime) -> datetime:
+    """A stored time (naive UTC on SQLite) as an aware UTC datetime."""
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at
 
 
 def _detail(text: str) -> dict[str, object]:
@@ -225,9 +230,11 @@ class SqlReviews(SessionRepository):
             query = query.where(F.system == system)
         return [_follow_up(r) for r in await self.session.execute(query.order_by(F.due_at, F.id))]
 
-    async def follow_ups_to_chase(self, *, now: datetime) -> tuple[list[FollowUp], list[FollowUp]]:
-        """Open follow-ups past due: (never reminded: remind the owner, reminded but not
-        escalated: tell the steward)."""
+    async def follow_ups_to_chase(
+        self, *, now: datetime, escalate_after: timedelta = timedelta(0)
+    ) -> tuple[list[FollowUp], list[FollowUp]]:
+        """Open follow-ups past due: (never reminded: remind the owner, reminded at least
+        `escalate_after` ago but not escalated: tell the steward)."""
         rows = await self.session.execute(
             select(FOLLOW_UP)
             .where(F.done_at.is_(None), F.due_at <= now, F.escalated_at.is_(None))
@@ -236,7 +243,10 @@ class SqlReviews(SessionRepository):
         remind: list[FollowUp] = []
         escalate: list[FollowUp] = []
         for r in rows:
-            (escalate if r.reminded_at is not None else remind).append(_follow_up(r))
+            if r.reminded_at is None:
+                remind.append(_follow_up(r))
+            elif _aware(r.reminded_at) <= now - escalate_after:
+                escalate.append(_follow_up(r))
         return remind, escalate
 
     async def mark_follow_up(self, *, follow_up_id: int, at: datetime, step: str) -> bool:

@@ -307,6 +307,10 @@ class SlackStandIn:
             if user not in self.users:
                 return {"ok": False, "error": "user_not_found"}
             return {"ok": True, "user": self._user(user)}
+        if method == "views.open":  # the resolve form's modal; "expired" plays a late answer
+            if args.get("trigger_id") == "expired":
+                return {"ok": False, "error": "expired_trigger_id"}
+            return {"ok": True, "view": {"id": "V" + self._next_ts().replace(".", "")}}
         if method == "apps.connections.open":
             return {"ok": True, "url": f"ws://{self.url.removeprefix('http://')}/socket"}
         return {"ok": False, "error": "unknown_method"}
