@@ -232,7 +232,7 @@ async def test_alertmanager_resolved_payload_resolves_the_open_alert(start: Star
     (update,) = bot.slack.posts("update")
     assert update.message.id == bot.slack.posts("post")[0].message.id
     assert "Resolved by monitor" in update.card.plain_text()
-    assert update.card.buttons == ()
+    assert update.card.action_ids() == ("alert.review",)  # resolved: only the Review button
 
     # resolved: the escalation map no longer runs
     bot.clock.advance(timedelta(hours=1))

@@ -108,7 +108,7 @@ async def test_a_resolved_post_resolves_the_open_alert(
     assert (update.args["channel"], update.args["ts"]) == (ALERTS, claim.answer["ts"])
     current = env.standin.message(ALERTS, update.args["ts"])
     assert "Resolved" in current["text"] + json.dumps(current["blocks"])
-    assert action_ids(current["blocks"]) == []
+    assert action_ids(current["blocks"]) == ["alert.review"]  # resolved: only Review
     assert any(e.action == "alert.resolved" for e in await env.audit())
 
 
