@@ -154,10 +154,16 @@ class AccountabilityService:
         """Publish a stored batch: own claim messages within each channel's pace, the rest
         onto the channel's storm board together."""
         await self.claims.publish_many(taken)
+        for one in taken:
+            await self._offer_form(one)
 
     async def publish(self, taken: AlertTaken) -> None:
         """Post or update the claim of a stored alert (platform I/O, after the commit)."""
         await self.claims.publish(taken)
+        await self._offer_form(taken)
+
+    async def _offer_form(self, taken: AlertTaken) -> None:
+        # A person's "resolved" message: the resolve form goes to them.
         if taken.outcome == "resolved" and taken.alert is not None:
             await learning.offer_by_message(self.context, taken.alert)
 
