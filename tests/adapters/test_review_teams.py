@@ -42,7 +42,7 @@ async def standin() -> AsyncIterator[ConnectorStandIn]:
 
 @pytest.fixture
 async def bot(tmp_path: Path, standin: ConnectorStandIn) -> AsyncIterator[RunningBot]:
-    async with running_bot(tmp_path) as running:
+    async with running_bot(tmp_path, standin=standin) as running:
         status, _ = await running.post(team_installed(standin.service_url, CAROL))
         assert status == 200
         yield running
