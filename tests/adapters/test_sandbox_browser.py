@@ -71,7 +71,7 @@ def shot(driver: WebDriver, name: str) -> None:
 
 def wait_text(driver: WebDriver, text: str, *, where: str = "#timeline") -> None:
     """Wait until the part of the page `where` shows `text`."""
-    WebDriverWait(driver, 10).until(
+    WebDriverWait(driver, 30).until(
         ready.text_to_be_present_in_element((By.CSS_SELECTOR, where), text)
     )
 
@@ -80,7 +80,7 @@ def act_as(driver: WebDriver, name: str) -> None:
     """Pick a person in the "Acting as" selector."""
     Select(driver.find_element(By.ID, "act-as")).select_by_visible_text(name)
     driver.find_element(By.CSS_SELECTOR, ".act-as button").click()
-    WebDriverWait(driver, 10).until(
+    WebDriverWait(driver, 30).until(
         lambda d: Select(d.find_element(By.ID, "act-as")).first_selected_option.text == name
     )
 

@@ -46,12 +46,12 @@ def well_formed_page(driver: webdriver.Chrome) -> None:
 
 
 def wait_for_url(driver: webdriver.Chrome, part: str) -> None:
-    WebDriverWait(driver, 10).until(ec.url_contains(part))
+    WebDriverWait(driver, 30).until(ec.url_contains(part))
 
 
 def wait_for_heading(driver: webdriver.Chrome, text: str) -> None:
     """Wait until the page's h1 says `text` (a click's new page may still be loading)."""
-    WebDriverWait(driver, 10, ignored_exceptions=(StaleElementReferenceException,)).until(
+    WebDriverWait(driver, 30, ignored_exceptions=(StaleElementReferenceException,)).until(
         ec.text_to_be_present_in_element((By.TAG_NAME, "h1"), text)
     )
 
