@@ -13,7 +13,7 @@ from bot import render
 from bot.cards import Card
 from bot.context import Context
 from bot.domain import BOT, Alert, AlertTaken, MessageRef
-from bot.ports import ChatPlatform, PlatformError, Unreachable
+from bot.ports import ChatPlatform, ClaimTag, PlatformError, TaggedPosts, Unreachable
 from bot.registry import ChannelId, SystemView
 from bot.storm import Boards, Pace, Redraws
 
@@ -122,7 +122,9 @@ class Claims:
         channel = (alert.platform, alert.channel)
         try:
             if self.boards.current(channel) is None and self.pace.take(channel):
-                return await self._post_own(chat, alert)
+                # Without `leased` this worker took a lapsed lease over: its holder may have
+                # posted and crashed before recording, so look for that message first.
+                return await self._post_own(chat, alert, adopt=leased is None)
             return alert.id in await self._join_board(chat, [alert])
         except Unreachable as exc:
             # The bot is not in the channel, or it does not exist: the claim stays unposted
@@ -130,17 +132,17 @@ class Claims:
             await self._cannot_post(alert, exc)
             raise
 
-    async def _post_own(self, chat: ChatPlatform, alert: Alert) -> bool:
+    async def _post_own(self, chat: ChatPlatform, alert: Alert, *, adopt: bool = False) -> bool:
         """Post a claim message of its own in the alert's thread and record it. Never twice
         at once in this process: a post slower than its lease (a channel's queue, a long
-        Retry-After) is not posted again by this process's tick meanwhile."""
+        Retry-After) is not posted again by this process's tick meanwhile. `adopt`: first
+        look for a tagged claim posted earlier and unrecorded (a crash), and record that."""
         if alert.id in self._posting:
             return False
         self._posting.add(alert.id)
         try:
-            card = await self.card(alert)
             thread = alert.source.thread_root if alert.source else None
-            message = await chat.post(channel=alert.channel, card=card, thread=thread)
+            message = await self._send(chat, alert, thread=thread, adopt=adopt)
             async with self.context.store.transaction() as tx:
                 recorded = await tx.alerts.set_claim(alert_id=alert.id, message=message)
         finally:
@@ -152,6 +154,23 @@ class Claims:
                 message.channel,
             )
         return recorded
+
+    async def _send(
+        self, chat: ChatPlatform, alert: Alert, *, thread: str | None, adopt: bool
+    ) -> MessageRef:
+        """The claim message: one posted before and found by its tag, else a new post."""
+        if not isinstance(chat, TaggedPosts):
+            card = await self.card(alert)
+            return await chat.post(channel=alert.channel, card=card, thread=thread)
+        tag = ClaimTag(alert_id=alert.id, opened_at=alert.opened_at)
+        if adopt:
+            found = await chat.find_tagged(channel=alert.channel, thread=thread, tag=tag)
+            if found is not None:
+                log.info("adopted the claim of alert %s posted before (%s)", alert.id, found.id)
+                self.redraws.mark(found)  # drawn before the crash: show the current state
+                return found
+        card = await self.card(alert)
+        return await chat.post(channel=alert.channel, card=card, thread=thread, tag=tag)
 
     async def _join_board(self, chat: ChatPlatform, alerts: list[Alert]) -> set[int]:
         """Put alerts of one channel on its storm board (one statement); the ids recorded."""

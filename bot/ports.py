@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bot.cards import Card
 from bot.domain import (
@@ -57,6 +57,33 @@ class ChatPlatform(Protocol):
 
     async def user_active(self, *, user: UserRef) -> bool | None:
         """False when the platform says the user is deactivated; None when it cannot tell."""
+        ...
+
+
+@dataclass(frozen=True)
+class ClaimTag:
+    """What identifies an alert's claim message on the platform, so a worker that takes over
+    a lapsed posting lease finds a claim posted before a crash instead of posting it again."""
+
+    alert_id: int
+    opened_at: datetime  # with the id: an alert of another install (database) differs
+
+
+@runtime_checkable
+class TaggedPosts(Protocol):
+    """Optional ChatPlatform capability: posts carrying a ClaimTag, found again later. Teams
+    has no search of a conversation by metadata, so only Slack offers it."""
+
+    async def post(
+        self, *, channel: str, card: Card, thread: str | None = None, tag: ClaimTag | None = None
+    ) -> MessageRef:
+        """Post a card, carrying `tag` when given."""
+        ...
+
+    async def find_tagged(
+        self, *, channel: str, thread: str | None, tag: ClaimTag
+    ) -> MessageRef | None:
+        """The bot's recent message carrying `tag` in the thread (or channel), or None."""
         ...
 
 

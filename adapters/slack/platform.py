@@ -30,11 +30,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.ratelimit import RateLimits
-from adapters.slack import blocks
+from adapters.slack import blocks, tags
 from adapters.slack.translate import Identity
 from bot.cards import Card
 from bot.domain import MessageRef, UserRef
-from bot.ports import PlatformError, Unreachable
+from bot.ports import ClaimTag, PlatformError, Unreachable
 
 log = logging.getLogger(__name__)
 
@@ -257,11 +257,15 @@ class SlackPlatform:
             )
         return self._identity
 
-    # ---- bot.ports.ChatPlatform ------------------------------------------------------------------
+    # ---- bot.ports.ChatPlatform (and TaggedPosts) ------------------------------------------------
 
-    async def post(self, *, channel: str, card: Card, thread: str | None = None) -> MessageRef:
-        """Post a card (a thread reply when `thread` is given), paced per channel."""
+    async def post(
+        self, *, channel: str, card: Card, thread: str | None = None, tag: ClaimTag | None = None
+    ) -> MessageRef:
+        """Post a card (in `thread` if given), paced per channel; a claim's `tag` as metadata."""
         args = blocks.message_args(card)
+        if tag is not None:
+            args["metadata"] = tags.metadata(tag)
         async with self._call("chat.postMessage", channel):
             sent = await self.client.chat_postMessage(
                 channel=channel,
@@ -271,6 +275,12 @@ class SlackPlatform:
                 **args,
             )
         return MessageRef(self.name, str(sent["channel"]), str(sent["ts"]), thread)
+
+    async def find_tagged(
+        self, *, channel: str, thread: str | None, tag: ClaimTag
+    ) -> MessageRef | None:
+        """This bot's recent claim carrying `tag` (adapters.slack.tags), or None."""
+        return await tags.find_claim(self, channel=channel, thread=thread, tag=tag)
 
     async def update(self, *, message: MessageRef, card: Card) -> None:
         """Replace a message the bot posted (chat.update)."""

@@ -277,6 +277,8 @@ class SlackStandIn:
             }
             if args.get("thread_ts"):
                 message["thread_ts"] = args["thread_ts"]
+            if isinstance(args.get("metadata"), dict):
+                message["metadata"] = args["metadata"]
             self.messages[(channel, ts)] = message
             return {"ok": True, "channel": channel, "ts": ts, "message": message}
         if method == "chat.update":
@@ -291,6 +293,8 @@ class SlackStandIn:
             if str(args.get("user")) not in self.users:
                 return {"ok": False, "error": "user_not_in_channel"}
             return {"ok": True, "message_ts": self._next_ts()}
+        if method in ("conversations.replies", "conversations.history"):
+            return {"ok": True, "messages": self._read(method, args), "has_more": False}
         if method == "conversations.open":
             user = str(args.get("users", ""))
             if user not in self.users:
@@ -314,6 +318,24 @@ class SlackStandIn:
         if method == "apps.connections.open":
             return {"ok": True, "url": f"ws://{self.url.removeprefix('http://')}/socket"}
         return {"ok": False, "error": "unknown_method"}
+
+    def _read(self, method: str, args: dict[str, Any]) -> list[dict[str, Any]]:
+        """A thread's replies or a channel's top-level messages, newest first, as Slack
+        answers them (metadata only with include_all_metadata)."""
+        channel, thread = str(args.get("channel")), args.get("ts")
+        found = [
+            m
+            for (c, _), m in sorted(self.messages.items(), reverse=True)
+            if c == channel
+            and (
+                m.get("thread_ts") == thread
+                if method == "conversations.replies"
+                else "thread_ts" not in m
+            )
+        ][: int(args.get("limit", 100))]
+        if str(args.get("include_all_metadata", "")).lower() in ("1", "true"):
+            return found
+        return [{k: v for k, v in m.items() if k != "metadata"} for m in found]
 
     # ---- response_url and webhooks ---------------------------------------------------------
 
