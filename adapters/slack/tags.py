@@ -4,17 +4,29 @@ never recorded, is found and adopted instead of being posted a second time (bot.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol
 
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.translate import Identity
 from bot.domain import MessageRef
-from bot.ports import ClaimTag
-
-if TYPE_CHECKING:
-    from adapters.slack.platform import SlackPlatform
+from bot.ports import ClaimTag, PlatformError
 
 CLAIM_EVENT = "accountability_claim"  # the metadata event_type of claim posts
 ADOPT_WINDOW = 50  # how many recent messages (thread replies or channel history) are searched
 NO_HISTORY = frozenset({"missing_scope", "not_allowed_token_type"})
+
+
+class _Slack(Protocol):
+    """What the search needs of adapters.slack.platform.SlackPlatform (no import back)."""
+
+    name: str
+    client: AsyncWebClient
+
+    def _call(self, what: str) -> AbstractAsyncContextManager[None]: ...
+
+    async def identity(self) -> Identity: ...
 
 
 def metadata(tag: ClaimTag) -> dict[str, Any]:
@@ -27,14 +39,12 @@ def _payload(tag: ClaimTag) -> dict[str, Any]:
 
 
 async def find_claim(
-    slack: SlackPlatform, *, channel: str, thread: str | None, tag: ClaimTag
+    slack: _Slack, *, channel: str, thread: str | None, tag: ClaimTag
 ) -> MessageRef | None:
     """The bot's own message tagged `tag` among the thread's replies (conversations.replies)
     or the channel's latest messages (conversations.history), at most ADOPT_WINDOW of them.
     A token without the history scopes finds nothing and the claim is posted as before;
     other failures propagate, so the post waits for the next tick rather than risk a twin."""
-    from adapters.slack.platform import SlackCallError
-
     bot_id = (await slack.identity()).bot_id
     what = "conversations.replies" if thread else "conversations.history"
     try:
@@ -47,8 +57,8 @@ async def find_claim(
                 found = await slack.client.conversations_history(
                     channel=channel, include_all_metadata=True, limit=ADOPT_WINDOW
                 )
-    except SlackCallError as exc:
-        if exc.error not in NO_HISTORY:
+    except PlatformError as exc:  # adapters.slack.platform.SlackCallError, with Slack's code
+        if getattr(exc, "error", None) not in NO_HISTORY:
             raise
         return None
     wanted = metadata(tag)
