@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -59,6 +60,9 @@ def browser(tmp_path: Path) -> Iterator[WebDriver]:
         shutil.rmtree(profile, ignore_errors=True)
 
 
+_RELOADED = (StaleElementReferenceException, NoSuchElementException)
+
+
 def shot(driver: WebDriver, name: str) -> None:
     """Keep a full-page screenshot (results are not committed)."""
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -71,17 +75,23 @@ def shot(driver: WebDriver, name: str) -> None:
 
 def wait_text(driver: WebDriver, text: str, *, where: str = "#timeline") -> None:
     """Wait until the part of the page `where` shows `text`."""
-    WebDriverWait(driver, 30).until(
+    WebDriverWait(driver, 30, ignored_exceptions=_RELOADED).until(
         ready.text_to_be_present_in_element((By.CSS_SELECTOR, where), text)
     )
 
 
 def act_as(driver: WebDriver, name: str) -> None:
-    """Pick a person in the "Acting as" selector."""
-    Select(driver.find_element(By.ID, "act-as")).select_by_visible_text(name)
-    driver.find_element(By.CSS_SELECTOR, ".act-as button").click()
-    WebDriverWait(driver, 30).until(
-        lambda d: Select(d.find_element(By.ID, "act-as")).first_selected_option.text == name
+    """Pick a person in the "Acting as" selector and wait for the page the server drew for them."""
+    for attempt in range(3):
+        try:  # the page's refresh script may redraw the selector under us: pick again
+            Select(driver.find_element(By.ID, "act-as")).select_by_visible_text(name)
+            driver.find_element(By.CSS_SELECTOR, ".act-as button").click()
+            break
+        except _RELOADED:
+            if attempt == 2:
+                raise
+    WebDriverWait(driver, 30, ignored_exceptions=_RELOADED).until(
+        lambda d: f"{name} (you)" in d.find_element(By.TAG_NAME, "body").text
     )
 
 
