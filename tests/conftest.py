@@ -53,28 +53,30 @@ def postgres_available() -> str | None:
 _PG_PROBLEM: str | bool | None = False
 
 
+def unavailable(message: str) -> None:
+    """A part of the machine a test needs is missing: skip with the reason locally, fail under
+    CI=true (CI installs everything, so there an absence is a broken build, not a skip)."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 def require_postgres() -> None:
     """Skip (locally) or fail (under CI=true) when PostgreSQL is unreachable."""
     global _PG_PROBLEM
     if _PG_PROBLEM is False:
         _PG_PROBLEM = postgres_available()
     if _PG_PROBLEM:
-        message = f"PostgreSQL at {PG_URL} is unreachable: {_PG_PROBLEM}"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(f"PostgreSQL at {PG_URL} is unreachable: {_PG_PROBLEM}")
 
 
 def shared_example(path: Path = SHARED_EXAMPLE) -> Path:
     """The shared reference registry (../shared beside the clone). A newcomer's plain clone
     has no ../shared: skip with the reason there; under CI=true its absence fails."""
     if not path.is_file():
-        message = (
+        unavailable(
             f"the shared reference registry {path} is absent (../shared is not beside this clone)"
         )
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
     return path
 
 

@@ -20,7 +20,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from adapters.web.sandbox.platform import direct_conversation
 from tests.adapters.sandbox_support import sandbox_in_thread
-from tests.conftest import ROOT
+from tests.conftest import ROOT, unavailable
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -31,10 +31,7 @@ SHOTS = ROOT / "test-results" / "sandbox"
 def browser(tmp_path: Path) -> Iterator[WebDriver]:
     """Headless Chromium with a fresh profile and nothing talking to the network."""
     if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
-        message = "Debian's chromium and chromium-driver are not installed"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable("Debian's chromium and chromium-driver are not installed")
     profile = tempfile.mkdtemp(prefix="sandbox-chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM

@@ -218,11 +218,10 @@ async def _schema(store: SqlStore) -> str:
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("store", ["postgresql"], indirect=True)  # replicas need a shared server
 async def test_replicas_share_the_inbox_without_double_processing(
     store: SqlStore, processed: None
 ) -> None:
-    if store.engine.dialect.name != "postgresql":
-        pytest.skip("replicas share an inbox on PostgreSQL only")
     schema = await _schema(store)
     clock = ManualClock()
     engines = [

@@ -16,10 +16,15 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.wait import WebDriverWait
 
+from tests.conftest import unavailable
 from tests.web.browser import LiveConsole, chromium, missing_browser, screenshot
 from tests.web.support import link_for
 
-pytestmark = pytest.mark.skipif(missing_browser() is not None, reason=str(missing_browser()))
+
+@pytest.fixture(autouse=True)
+def _needs_browser() -> None:
+    if (problem := missing_browser()) is not None:
+        unavailable(problem)
 
 
 @pytest.fixture(scope="module")
