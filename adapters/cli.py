@@ -6,7 +6,8 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 from adapters import logs
 from adapters.settings import Settings
@@ -14,6 +15,28 @@ from bot.commands import close_matches
 from bot.diagnostics import check_report, escalation_map
 from bot.evidence import canonical_time, verify_chain
 from bot.registry import Registry, RegistryError, load_registry
+
+if TYPE_CHECKING:
+    from adapters.runtime import Runtime
+
+T = TypeVar("T")
+
+
+def _on_runtime(
+    settings: Settings, work: Callable[[Runtime], Awaitable[T]], *, registry: Registry | None = None
+) -> T:
+    """Run one command's work on a runtime built from the settings, closing its store after.
+    The runtime is imported here, not at the top: `check` and `map` never load the chat SDKs."""
+    from adapters.runtime import build_runtime
+
+    async def run() -> T:
+        runtime = await build_runtime(settings, registry=registry)
+        try:
+            return await work(runtime)
+        finally:
+            await runtime.store.close()
+
+    return asyncio.run(run())
 
 
 def _registry(settings: Settings) -> Registry:
@@ -91,28 +114,22 @@ def cmd_map(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_who_owns(args: argparse.Namespace, settings: Settings) -> int:
     """Print who holds a system, with its live state from the database."""
-    from adapters.runtime import build_runtime
 
     registry = _registry(settings)
     system = registry.system(args.system)
     if system is None:
         return _unknown(registry, args.system)
 
-    async def run() -> str:
-        runtime = await build_runtime(settings)
-        try:
-            card = await runtime.service.who_owns(system, platform="cli")
-        finally:
-            await runtime.store.close()
+    async def work(runtime: Runtime) -> str:
+        card = await runtime.service.who_owns(system, platform="cli")
         return card.plain_text()
 
-    print(asyncio.run(run()))
+    print(_on_runtime(settings, work))
     return 0
 
 
 def cmd_review(args: argparse.Namespace, settings: Settings) -> int:
     """Print the incident review of one alert: the seven answers with their sources."""
-    from adapters.runtime import build_runtime
     from bot.review_views import markdown, to_json
 
     alert_id = args.alert_id.lstrip("#")
@@ -120,17 +137,13 @@ def cmd_review(args: argparse.Namespace, settings: Settings) -> int:
         print(f"review: {args.alert_id!r} is not an alert id (a number)", file=sys.stderr)
         return 2
 
-    async def run() -> str | None:
-        runtime = await build_runtime(settings)
-        try:
-            found = await runtime.service.review(alert_id=int(alert_id))
-        finally:
-            await runtime.store.close()
+    async def work(runtime: Runtime) -> str | None:
+        found = await runtime.service.review(alert_id=int(alert_id))
         if found is None:
             return None
         return to_json(found) if args.format == "json" else markdown(found)
 
-    text = asyncio.run(run())
+    text = _on_runtime(settings, work)
     if text is None:
         print(f"review: no alert #{alert_id} is on record", file=sys.stderr)
         return 1
@@ -200,20 +213,15 @@ def cmd_stale_scan(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
-    from adapters.runtime import build_runtime
     from adapters.scheduling import ScheduleError, period_of, stale_trigger
 
-    async def run() -> str:
-        runtime = await build_runtime(settings)
-        try:
-            period = period_of(stale_trigger(settings), runtime.clock.now())
-            report = await runtime.service.stale_scan(period=period, dry_run=True)
-        finally:
-            await runtime.store.close()
+    async def work(runtime: Runtime) -> str:
+        period = period_of(stale_trigger(settings), runtime.clock.now())
+        report = await runtime.service.stale_scan(period=period, dry_run=True)
         return report.text(runtime.registry)
 
     try:
-        print(asyncio.run(run()))
+        print(_on_runtime(settings, work))
     except RegistryError as exc:
         print(f"the ownership registry is broken\n{exc}", file=sys.stderr)
         return 2
@@ -225,7 +233,6 @@ def cmd_stale_scan(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_scorecard(args: argparse.Namespace, settings: Settings) -> int:
     """Print the scorecard of one system or of every system, from the record."""
-    from adapters.runtime import build_runtime
     from bot import scorecard_views as views
     from bot.registry import parse_duration
 
@@ -246,20 +253,16 @@ def cmd_scorecard(args: argparse.Namespace, settings: Settings) -> int:
     else:
         systems = list(registry.systems.values())
 
-    async def run() -> str:
-        runtime = await build_runtime(settings, registry=registry)
-        try:
-            now = runtime.clock.now()
-            cards = await runtime.service.scorecards(systems=systems, now=now, length=length)
-        finally:
-            await runtime.store.close()
+    async def work(runtime: Runtime) -> str:
+        now = runtime.clock.now()
+        cards = await runtime.service.scorecards(systems=systems, now=now, length=length)
         if args.format == "json":
             return views.to_json(cards, generated_at=now)
         if args.format == "csv":
             return views.to_csv(cards).rstrip("\n")
         return views.markdown(cards).rstrip("\n")
 
-    print(asyncio.run(run()))
+    print(_on_runtime(settings, work, registry=registry))
     return 0
 
 
@@ -272,20 +275,15 @@ def cmd_governance(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
-    from adapters.runtime import build_runtime
     from adapters.scheduling import ScheduleError, governance_trigger, period_of
 
-    async def run() -> str:
-        runtime = await build_runtime(settings)
-        try:
-            period = period_of(governance_trigger(settings), runtime.clock.now())
-            report = await runtime.service.governance(period=period, dry_run=True)
-        finally:
-            await runtime.store.close()
+    async def work(runtime: Runtime) -> str:
+        period = period_of(governance_trigger(settings), runtime.clock.now())
+        report = await runtime.service.governance(period=period, dry_run=True)
         return report.text(runtime.registry)
 
     try:
-        print(asyncio.run(run()))
+        print(_on_runtime(settings, work))
     except RegistryError as exc:
         print(f"the ownership registry is broken\n{exc}", file=sys.stderr)
         return 2
