@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from bot.diagnostics import check_report, governance_gaps
 from bot.registry import RegistryError, load_registry, parse_registry
 from bot.registry_fields import DEFAULT_TIMEBOX, EvidenceLink, parse_fraction, parse_template
-from tests.conftest import EXAMPLE, SHARED_EXAMPLE
+from tests.conftest import EXAMPLE, shared_example
 
 BASE = """version: 1
 people:
@@ -97,7 +97,7 @@ def test_the_repository_example_exposes_every_field() -> None:
 
 
 def test_the_shared_reference_gets_the_built_in_defaults() -> None:
-    registry = load_registry(SHARED_EXAMPLE)
+    registry = load_registry(shared_example())
     for system in registry.systems.values():
         assert system.decisions == {}
         assert system.governance.review_when.watched() == {}
@@ -322,7 +322,7 @@ def test_templates_parse_in_one_pass() -> None:
 
 
 def test_check_warns_about_missing_contract_and_undecided_categories() -> None:
-    registry = load_registry(SHARED_EXAMPLE)
+    registry = load_registry(shared_example())
     gaps = governance_gaps(registry)
     assert all(g.severity == "warning" for g in gaps)
     assert [(g.system, g.field) for g in gaps] == [
@@ -335,7 +335,7 @@ def test_check_warns_about_missing_contract_and_undecided_categories() -> None:
     assert gaps[1].message.endswith(
         "model_change, policy_exception, incident_response, rollout_gate"
     )
-    report, failed = check_report(SHARED_EXAMPLE)
+    report, failed = check_report(shared_example())
     assert not failed and "0 errors, 4 warnings" in report
 
 
